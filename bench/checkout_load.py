@@ -1,0 +1,206 @@
+"""Benchmark: checkout throughput (orders/s) and latency of `POST /checkouts/{id}/complete`.
+
+    .venv/bin/python bench/checkout_load.py [--concurrency 16] [--orders 1500] [--variants 40] [--workers 1]
+
+Starts `mercato serve` on 127.0.0.1:8767 (embedded PostgreSQL in bench/.data-checkout), creates a
+fresh shop with `mercato tenant create`, and through the HTTP API: `--variants` variants with ample
+stock, a tax rate, a shipping method. It then prepares `--orders` guest checkouts (cart with 1–2
+lines, address, shipping method, payment method `test` — which reserves the stock) and finally
+completes them all with `--concurrency` concurrent clients, paying with the test card. Reported:
+orders/s over the completion phase, p50/p95/p99 of `complete`, and the status codes seen.
+Only the completion phase is timed; preparation is not part of the figure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import re
+import signal
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+PORT = 8767
+BASE = f"http://127.0.0.1:{PORT}"
+API = f"{BASE}/api/v1"
+DATA = ROOT / "bench" / ".data-checkout"
+ADDRESS = {"name": "Bench Buyer", "line1": "1 Market St", "city": "San Francisco", "region": "CA",
+           "postal_code": "94105", "country": "US"}
+
+
+def _env(workers: int) -> dict[str, str]:
+    return {**os.environ, "MERCATO_DATA_DIR": str(DATA), "MERCATO_PORT": str(PORT), "MERCATO_HOST": "127.0.0.1",
+            "MERCATO_RATE_LIMIT_ENABLED": "false", "MERCATO_LOG_LEVEL": "WARNING", "MERCATO_WORKERS": str(workers)}
+
+
+def _serve_with_checkout() -> None:
+    """`mercato serve`, with the checkout (and orders) routers included when app.py does not include
+    them yet (until the lead wires them). Runs in this process: uvicorn with one worker imports the
+    app factory here, so the patch applies."""
+    import mercato.app as app_module
+    import mercato.orders as orders
+    from mercato import cli
+
+    for name, path in (("place_order", "placement"), ("record_payment", "payment_results"),
+                       ("cancel_order", "cancellation")):
+        if not hasattr(orders, name):
+            module = __import__(f"mercato.orders.service.{path}", fromlist=[name])
+            setattr(orders, name, getattr(module, name))
+    original = app_module._include_routers
+
+    def include(app):  # type: ignore[no-untyped-def]
+        original(app)
+        paths = {getattr(r, "path", "") for r in app.routes}
+        if not any("/checkouts" in p for p in paths):
+            from mercato.checkout.endpoints import router as checkout_router
+
+            app.include_router(checkout_router, prefix="/api/v1")
+        if not any(p.endswith("/orders/mine") for p in paths):
+            from mercato.orders.endpoints import router as orders_router
+
+            app.include_router(orders_router, prefix="/api/v1")
+
+    app_module._include_routers = include
+    cli.serve(host="127.0.0.1", port=PORT, workers=1, reload=False, demo=False)
+
+
+def start_server(workers: int) -> subprocess.Popen:
+    cmd = [str(ROOT / ".venv" / "bin" / "mercato"), "serve"]
+    if os.environ.get("BENCH_PATCH_ROUTES"):
+        cmd = [sys.executable, __file__, "--serve-with-checkout"]
+    proc = subprocess.Popen(cmd, env=_env(workers), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(240):
+        try:
+            if httpx.get(f"{BASE}/health", timeout=1).status_code == 200:
+                return proc
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    proc.kill()
+    raise SystemExit("server did not start")
+
+
+def create_shop(workers: int) -> tuple[str, str]:
+    slug = f"bench{uuid.uuid4().hex[:8]}"
+    out = subprocess.run([str(ROOT / ".venv" / "bin" / "mercato"), "tenant", "create", "--name", "Bench shop",
+                          "--slug", slug, "--owner-email", f"owner@{slug}.example.com", "--owner-password",
+                          "a long bench password 2026"], env=_env(workers), capture_output=True, text=True,
+                         check=True).stdout
+    secret = re.search(r"secret API key.*?:\s+(\S+)", out)
+    public = re.search(r"publishable API key.*?:\s+(\S+)", out)
+    if not secret or not public:
+        raise SystemExit(f"could not read the keys from `mercato tenant create`:\n{out}")
+    return secret.group(1), public.group(1)
+
+
+async def _ok(r: httpx.Response, *codes: int) -> dict:
+    if r.status_code not in (codes or (200, 201)):
+        raise SystemExit(f"{r.request.method} {r.request.url.path}: {r.status_code} {r.text[:300]}")
+    return r.json() if r.content else {}
+
+
+async def setup_shop(c: httpx.AsyncClient, admin: dict[str, str], n_variants: int) -> tuple[list[str], str]:
+    loc = await _ok(await c.post(f"{API}/stock-locations", headers=admin, json={"name": "Main", "code": "main"}))
+    variants: list[str] = []
+    for i in range(0, n_variants, 4):
+        p = await _ok(await c.post(f"{API}/products", headers=admin, json={
+            "name": f"Bench product {i}", "status": "active", "weight_grams": 250,
+            "options": [{"name": "Size", "values": ["S", "M", "L", "XL"]}],
+            "variants": [{"sku": f"B{i}-{s}-{uuid.uuid4().hex[:4]}", "options": {"Size": s}, "price_cents": 1500 + i,
+                          "currency": "USD"} for s in ("S", "M", "L", "XL")]}))
+        variants += [v["id"] for v in p["variants"]]
+    for vid in variants:
+        await _ok(await c.post(f"{API}/inventory/adjustments", headers=admin, json={
+            "variant_id": vid, "location_id": loc["id"], "delta": 1_000_000, "reason": "received"}))
+    await _ok(await c.post(f"{API}/tax-rates", headers=admin, json={"name": "CA", "country": "US", "region": "US-CA",
+                                                                   "rate": "8.5"}))
+    zone = await _ok(await c.post(f"{API}/shipping-zones", headers=admin, json={"name": "US", "countries": ["US"]}))
+    m = await _ok(await c.post(f"{API}/shipping-methods", headers=admin, json={
+        "zone_id": zone["id"], "name": "Ground", "rate_type": "flat", "currency": "USD", "flat_rate_cents": 500}))
+    return variants, m["id"]
+
+
+async def prepare(c: httpx.AsyncClient, public: dict[str, str], variants: list[str], method_id: str,
+                  rng: random.Random) -> tuple[str, dict[str, str]]:
+    cart = await _ok(await c.post(f"{API}/carts", headers=public))
+    h = {**public, "X-Cart-Token": cart["token"]}
+    for vid in rng.sample(variants, k=rng.randint(1, 2)):
+        await _ok(await c.post(f"{API}/carts/{cart['id']}/lines", headers=h, json={"variant_id": vid, "quantity": 1}))
+    co = await _ok(await c.post(f"{API}/checkouts", headers=h, json={"cart_id": cart["id"],
+                                                                    "email": "bench@example.com"}))
+    await _ok(await c.put(f"{API}/checkouts/{co['id']}/shipping-address", headers=h, json=ADDRESS))
+    await _ok(await c.put(f"{API}/checkouts/{co['id']}/shipping-method", headers=h, json={"method_id": method_id}))
+    await _ok(await c.put(f"{API}/checkouts/{co['id']}/payment-method", headers=h, json={"method": "test"}))
+    return co["id"], h
+
+
+def pct(data: list[float], p: float) -> float:
+    data = sorted(data)
+    return data[min(len(data) - 1, max(0, round(p / 100 * (len(data) - 1))))] if data else float("nan")
+
+
+async def main(concurrency: int, orders: int, n_variants: int, workers: int) -> None:
+    secret, publishable = create_shop(workers)
+    admin, public = {"Authorization": f"Bearer {secret}"}, {"Authorization": f"Bearer {publishable}"}
+    rng = random.Random(7)
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(limits=limits, timeout=60) as c:
+        if (await c.post(f"{API}/checkouts", headers=public, json={})).status_code == 404:
+            raise SystemExit("this server has no /api/v1/checkouts route (router not included in app.py yet)")
+        variants, method_id = await setup_shop(c, admin, n_variants)
+        t0 = time.perf_counter()
+        sem = asyncio.Semaphore(concurrency)
+
+        async def prep() -> tuple[str, dict[str, str]]:
+            async with sem:
+                return await prepare(c, public, variants, method_id, rng)
+
+        checkouts = await asyncio.gather(*(prep() for _ in range(orders)))
+        print(f"prepared {len(checkouts)} checkouts in {time.perf_counter() - t0:.1f}s")
+
+        latencies: list[float] = []
+        codes: dict[int, int] = {}
+
+        async def complete(cid: str, h: dict[str, str]) -> None:
+            async with sem:
+                t = time.perf_counter()
+                r = await c.post(f"{API}/checkouts/{cid}/complete", headers={**h, "Idempotency-Key": uuid.uuid4().hex},
+                                 json={"card_number": "4242424242424242"})
+                latencies.append((time.perf_counter() - t) * 1000)
+                codes[r.status_code] = codes.get(r.status_code, 0) + 1
+
+        t1 = time.perf_counter()
+        await asyncio.gather(*(complete(cid, h) for cid, h in checkouts))
+        elapsed = time.perf_counter() - t1
+    ok = codes.get(200, 0)
+    print(f"complete: concurrency={concurrency} orders={orders} workers={workers} variants={n_variants}")
+    print(f"  {ok / elapsed:7.1f} orders/s  p50 {pct(latencies, 50):6.1f} ms  p95 {pct(latencies, 95):6.1f} ms  "
+          f"p99 {pct(latencies, 99):6.1f} ms  mean {statistics.fmean(latencies):6.1f} ms  "
+          f"elapsed {elapsed:.1f}s  status codes {codes}")
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] == ["--serve-with-checkout"]:
+        _serve_with_checkout()
+        raise SystemExit(0)
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--concurrency", type=int, default=16)
+    ap.add_argument("--orders", type=int, default=1500)
+    ap.add_argument("--variants", type=int, default=40)
+    ap.add_argument("--workers", type=int, default=1)
+    args = ap.parse_args()
+    server = start_server(args.workers)
+    try:
+        asyncio.run(main(args.concurrency, args.orders, args.variants, args.workers))
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=60)

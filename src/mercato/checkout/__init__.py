@@ -1,0 +1,8 @@
+"""Checkout: from a cart to a placed, paid order — addresses, shipping, coupons, a stock hold while
+the customer pays, and one atomic, idempotent ``complete``. Public face."""
+
+from mercato.checkout.domain import CheckoutStatus
+from mercato.checkout.metrics import CheckoutMetrics, checkout_metrics
+from mercato.checkout.service import build_draft, complete
+
+__all__ = ["CheckoutMetrics", "CheckoutStatus", "build_draft", "checkout_metrics", "complete"]

@@ -1,0 +1,209 @@
+"""Reservations: hold stock for a checkout, then commit (a sale), release (cancel) or expire it.
+
+Never oversell: ``reserve`` locks every level of the requested variants in primary-key order
+inside the caller's transaction, decides with the locked numbers, and writes; a concurrent
+reservation of the same variants waits for the lock and then sees the new ``reserved``.
+``0 <= reserved <= on_hand`` is also a CHECK constraint, so even a buggy path cannot commit
+an oversold level. Backorders are the one exception, and only for variants that allow them:
+the missing units are recorded on the reservation (``location_id`` NULL), not on a level.
+
+Lock order everywhere: the reservation row first (commit / release / extend / expire), then
+the levels in primary-key order. ``reserve`` locks no existing reservation, so no cycle exists.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+import mercato.catalog as catalog
+from mercato.inventory import domain, repository, schemas
+from mercato.inventory import events as ev
+from mercato.inventory.domain import ReservationStatus
+from mercato.inventory.errors import InsufficientStock, ReservationNotFound, VariantNotFound, VariantNotSellable
+from mercato.inventory.models import Reservation, ReservationLine
+from mercato.inventory.service.settings import get_settings
+from mercato.inventory.service.stock import StockBook, tenant_of
+from mercato.platform.errors import ValidationFailed
+from mercato.platform.security import Principal
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _view(reservation: Reservation, lines: Iterable[ReservationLine]) -> schemas.Reservation:
+    grouped: dict[uuid.UUID, schemas.ReservedVariant] = {}
+    for line in lines:
+        item = grouped.setdefault(line.variant_id, schemas.ReservedVariant(
+            variant_id=line.variant_id, quantity=0, allocations=[]))
+        item.quantity += line.quantity
+        if line.location_id is None:
+            item.backordered += line.quantity
+            item.backorder_eta = line.backorder_eta
+        else:
+            item.allocations.append(schemas.Allocation(location_id=line.location_id, quantity=line.quantity))
+    return schemas.Reservation(
+        id=reservation.id, status=reservation.status, reference=reservation.reference,  # type: ignore[arg-type]
+        expires_at=reservation.expires_at, committed_at=reservation.committed_at,
+        released_at=reservation.released_at, release_reason=reservation.release_reason,
+        created_at=reservation.created_at, lines=list(grouped.values()))
+
+
+def _lines_data(view: schemas.Reservation) -> list[dict[str, Any]]:
+    return [line.model_dump(mode="json") for line in view.lines]
+
+
+async def reserve(session: AsyncSession, lines: Iterable[tuple[uuid.UUID, int]], *,
+                  expires_in: int | timedelta | None = None, reference: str | None = None,
+                  actor: Principal | None = None) -> schemas.Reservation:
+    """Hold stock for ``lines`` ``[(variant_id, quantity), …]`` until ``expires_in`` (seconds or a
+    timedelta; default: the shop's reservation TTL, 900 s). All or nothing.
+
+    Raises ``VariantNotFound`` (404), ``VariantNotSellable`` (409), ``InsufficientStock`` (409,
+    listing each short line ``{variant_id, requested, available}``).
+    """
+    tenant = tenant_of(session)
+    try:
+        demand = domain.sum_demand(lines)
+    except ValueError as exc:
+        raise ValidationFailed(str(exc), field="lines") from exc
+    if not demand:
+        raise ValidationFailed("a reservation needs at least one line", field="lines")
+    refs = await catalog.get_variant_refs(session, list(demand))
+    unknown = [v for v in demand if v not in refs]
+    if unknown:
+        raise VariantNotFound(unknown)
+    unsellable = [v for v in demand if not refs[v].sellable]
+    if unsellable:
+        raise VariantNotSellable(unsellable)
+    settings = await get_settings(session)
+
+    book = await StockBook.lock(session, list(demand), default_threshold=settings.default_low_stock_threshold,
+                                actor=actor)
+    allocations, shortages = domain.allocate(demand, book.snapshots(),
+                                             {v: refs[v].allow_backorder for v in demand})
+    if shortages:
+        raise InsufficientStock([{"variant_id": s.variant_id, "requested": s.requested, "available": s.available}
+                                 for s in shortages])
+
+    ttl = expires_in if expires_in is not None else settings.reservation_ttl_seconds
+    expires_at = _now() + (ttl if isinstance(ttl, timedelta) else timedelta(seconds=ttl))
+    reservation = await repository.insert_reservation(session, tenant, reference=reference, expires_at=expires_at)
+    rows = [{"tenant_id": tenant, "reservation_id": reservation.id, "variant_id": a.variant_id,
+             "location_id": a.location_id, "quantity": a.quantity,
+             "backorder_eta": refs[a.variant_id].backorder_eta if a.backordered else None} for a in allocations]
+    await repository.insert_lines(session, rows)
+    for a in allocations:
+        if a.level_id is not None:
+            book.change(a.level_id, d_on_hand=0, d_reserved=a.quantity, reason="reservation",
+                        reservation_id=reservation.id, reference=reference)
+    await book.finish()
+    view = _view(reservation, [ReservationLine(**r) for r in rows])
+    await ev.reservation_event(session, ev.RESERVED, reservation.id, {
+        "reference": reference, "expires_at": expires_at.isoformat(), "lines": _lines_data(view)})
+    await book.publish_crossings()
+    return view
+
+
+async def get_reservation(session: AsyncSession, reservation_id: uuid.UUID) -> schemas.Reservation:
+    reservation = await repository.get_reservation(session, reservation_id)
+    if reservation is None:
+        raise ReservationNotFound()
+    return _view(reservation, await repository.reservation_lines(session, [reservation_id]))
+
+
+async def _locked(session: AsyncSession, reservation_id: uuid.UUID) -> Reservation:
+    reservation = await repository.get_reservation(session, reservation_id, lock=True)
+    if reservation is None:
+        raise ReservationNotFound()
+    return reservation
+
+
+async def _unhold(session: AsyncSession, reservation: Reservation, *, sell: bool, ledger_reason: str,
+                  actor: Principal | None) -> tuple[list[ReservationLine], StockBook]:
+    """Give back (or sell) every held unit of a locked reservation; one ledger row per level.
+    Returns the lines and the book (whose crossings the caller publishes after its own event)."""
+    lines = await repository.reservation_lines(session, [reservation.id])
+    held = [line for line in lines if line.location_id is not None]
+    settings = await get_settings(session)
+    book = await StockBook.lock(session, sorted({line.variant_id for line in held}),
+                                default_threshold=settings.default_low_stock_threshold, actor=actor)
+    for line in held:
+        assert line.location_id is not None
+        level = book.find(line.variant_id, line.location_id)
+        if level is None:  # the variant was hard-deleted (its levels cascade): nothing left to give back
+            continue
+        book.change(level.id, d_on_hand=-line.quantity if sell else 0, d_reserved=-line.quantity,
+                    reason=ledger_reason, reservation_id=reservation.id, reference=reservation.reference)
+    await book.finish()
+    return lines, book
+
+
+async def commit(session: AsyncSession, reservation_id: uuid.UUID, *,
+                 actor: Principal | None = None) -> schemas.Reservation:
+    """Turn held stock into a sale: ``on_hand -= qty`` and ``reserved -= qty`` per level (ledger reason
+    ``sale``). Backordered units are not in stock; they stay recorded on the reservation."""
+    reservation = await _locked(session, reservation_id)
+    domain.check_transition(reservation.status, ReservationStatus.COMMITTED)
+    lines, book = await _unhold(session, reservation, sell=True, ledger_reason="sale", actor=actor)
+    reservation = await repository.set_reservation(session, reservation_id, status=ReservationStatus.COMMITTED.value,
+                                                   committed_at=_now())
+    view = _view(reservation, lines)
+    await ev.reservation_event(session, ev.COMMITTED, reservation_id, {
+        "reference": reservation.reference, "lines": _lines_data(view)})
+    await book.publish_crossings()
+    return view
+
+
+async def _release(session: AsyncSession, reservation: Reservation, *, target: ReservationStatus, reason: str,
+                   actor: Principal | None) -> schemas.Reservation:
+    domain.check_transition(reservation.status, target)
+    ledger_reason = "expiry" if target == ReservationStatus.EXPIRED else "release"
+    lines, book = await _unhold(session, reservation, sell=False, ledger_reason=ledger_reason, actor=actor)
+    reservation = await repository.set_reservation(session, reservation.id, status=target.value,
+                                                   released_at=_now(), release_reason=reason)
+    view = _view(reservation, lines)
+    await ev.reservation_event(session, ev.RELEASED, reservation.id, {
+        "reference": reservation.reference, "status": target.value, "reason": reason, "lines": _lines_data(view)})
+    await book.publish_crossings()
+    return view
+
+
+async def release(session: AsyncSession, reservation_id: uuid.UUID, reason: str = "cancelled", *,
+                  actor: Principal | None = None) -> schemas.Reservation:
+    """Cancel a reservation: ``reserved -= qty`` per level (ledger reason ``release``)."""
+    reservation = await _locked(session, reservation_id)
+    return await _release(session, reservation, target=ReservationStatus.RELEASED, reason=reason, actor=actor)
+
+
+async def extend(session: AsyncSession, reservation_id: uuid.UUID, expires_in: int | timedelta | None = None, *,
+                 actor: Principal | None = None) -> schemas.Reservation:
+    """Renew an active reservation: it now expires ``expires_in`` from now (default: the shop's TTL).
+
+    An active reservation past its expiry that the job has not released yet still holds its stock,
+    so it can be extended (or committed) safely."""
+    reservation = await _locked(session, reservation_id)
+    domain.check_extendable(reservation.status)
+    if expires_in is None:
+        expires_in = (await get_settings(session)).reservation_ttl_seconds
+    delta = expires_in if isinstance(expires_in, timedelta) else timedelta(seconds=expires_in)
+    reservation = await repository.set_reservation(session, reservation_id, expires_at=_now() + delta)
+    return _view(reservation, await repository.reservation_lines(session, [reservation_id]))
+
+
+async def expire(session: AsyncSession, reservation_id: uuid.UUID, *, now: datetime | None = None) -> bool:
+    """Release a reservation whose hold has run out (the expiry job). Returns False, doing nothing, if it is
+    no longer active or no longer expired (committed or extended meanwhile) or is locked by a checkout
+    right now (``SKIP LOCKED``: the job never waits behind a customer; it will see it next time)."""
+    reservation = await repository.get_reservation(session, reservation_id, lock=True, skip_locked=True)
+    if reservation is None or reservation.status != ReservationStatus.ACTIVE:
+        return False
+    if reservation.expires_at > (now or _now()):
+        return False
+    await _release(session, reservation, target=ReservationStatus.EXPIRED, reason="expired", actor=None)
+    return True

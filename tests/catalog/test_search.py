@@ -1,0 +1,393 @@
+"""Product listing and search: visibility, full-text + fuzzy, filters, sorting, pagination, facets,
+autocomplete, caching, tenant isolation and a fixed number of queries per page."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+import pytest
+import pytest_asyncio
+from search_factories import CatalogFactory, V
+from sqlalchemy import event
+
+from mercato.catalog.search import build_tsquery, parse_options
+from mercato.platform.errors import BadRequest
+
+API = "/api/v1/products"
+
+
+@pytest_asyncio.fixture
+async def cat(db, tenant) -> CatalogFactory:  # type: ignore[no-untyped-def]
+    return CatalogFactory(db, tenant.id)
+
+
+async def _list(client, headers, **params):  # type: ignore[no-untyped-def]
+    r = await client.get(API, params=params, headers=headers)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def _names(page: dict) -> list[str]:
+    return [p["name"] for p in page["items"]]
+
+
+# --------------------------------------------------------------------------- pure helpers
+
+
+def test_build_tsquery_quotes_words_prefixes_last_and_supports_or_and_not() -> None:
+    assert build_tsquery("Red shi") == "'red' & 'shi':*"
+    assert build_tsquery("shirt OR blouse -wool") == "'shirt' | 'blouse':* & !'wool'"
+    assert build_tsquery("t-shirt") == "('t' & 'shirt':*)"
+    assert build_tsquery("it's & | ! :*") == "('it' & 's':*)"
+    assert build_tsquery("-only") is None and build_tsquery("  ") is None
+    assert build_tsquery("red shi", weights="A") == "'red':A & 'shi':*A"
+
+
+def test_parse_options_both_syntaxes() -> None:
+    assert parse_options("Size:M|L,Color:Red", [("Size", "XL"), ("Fit", "Slim")]) == {
+        "Size": ["M", "L", "XL"], "Color": ["Red"], "Fit": ["Slim"]}
+    with pytest.raises(BadRequest):
+        parse_options("Size")
+
+
+# --------------------------------------------------------------------------- visibility
+
+
+async def test_storefront_sees_only_active_products_admin_sees_all(client, tenant, cat) -> None:
+    brand = await cat.brand("Acme")
+    shirts = await cat.category("Shirts")
+    await cat.products([
+        {"name": "Live Shirt", "brand_id": brand, "category_id": shirts, "tags": ["summer"],
+         "image_url": "https://img.example.com/live.jpg",
+         "variants": [V("LIVE-S", 1500, {"Size": "S"}), V("LIVE-M", 1900, {"Size": "M"})]},
+        {"name": "Draft Shirt", "status": "draft"},
+        {"name": "Hidden Shirt", "is_active": False},
+        {"name": "Archived Shirt", "status": "archived"},
+        {"name": "Deleted Shirt", "deleted": True},
+    ])
+    store = await _list(client, tenant.storefront_headers)
+    assert _names(store) == ["Live Shirt"]
+    item = store["items"][0]
+    assert item["brand"]["name"] == "Acme" and item["category"]["name"] == "Shirts"
+    assert (item["price_min_cents"], item["price_max_cents"], item["currency"]) == (1500, 1900, "USD")
+    assert item["image_url"] == "https://img.example.com/live.jpg" and item["tags"] == ["summer"]
+    assert item["status"] == "active" and item["slug"]
+    # Anonymous with the shop header is a storefront reader too.
+    assert _names(await _list(client, tenant.host_headers)) == ["Live Shirt"]
+
+    admin = await _list(client, tenant.admin_headers)
+    assert sorted(_names(admin)) == ["Archived Shirt", "Draft Shirt", "Hidden Shirt", "Live Shirt"]
+    drafts = await _list(client, tenant.admin_headers, status="draft,archived")
+    assert sorted(_names(drafts)) == ["Archived Shirt", "Draft Shirt"]
+    everything = await _list(client, tenant.admin_headers, include_deleted="true")
+    assert "Deleted Shirt" in _names(everything)
+
+    r = await client.get(API, params={"status": "draft"}, headers=tenant.storefront_headers)
+    assert r.status_code == 403 and r.json()["code"] == "permission_denied"
+    r = await client.get(API, params={"include_deleted": "true"}, headers=tenant.host_headers)
+    assert r.status_code == 403
+    r = await client.get(API)
+    assert r.status_code == 400 and r.json()["code"] == "tenant_required"
+
+
+async def test_other_tenants_products_never_appear(client, tenant, make_tenant, db) -> None:
+    other = await make_tenant()
+    await CatalogFactory(db, other.id).products([{"name": "Foreign Widget"}])
+    await CatalogFactory(db, tenant.id).products([{"name": "Local Widget"}])
+    assert _names(await _list(client, tenant.storefront_headers, q="widget")) == ["Local Widget"]
+    assert _names(await _list(client, tenant.admin_headers, q="foreign")) == []
+    sugg = (await client.get(f"{API}/autocomplete", params={"q": "wid"}, headers=tenant.host_headers)).json()
+    assert [s["label"] for s in sugg["suggestions"]] == ["Local Widget"]
+
+
+# --------------------------------------------------------------------------- full text
+
+
+async def test_full_text_ranks_name_over_description_folds_accents_and_prefixes(client, tenant, cat) -> None:
+    brand = await cat.brand("Nordwand")
+    await cat.products([
+        {"name": "Linen Trousers", "description": "Pairs well with any shirt"},
+        {"name": "Oxford Shirt", "description": "A classic"},
+        {"name": "Café Crème Mug", "tags": ["kitchen"]},
+        {"name": "Trail Jacket", "brand_id": brand, "variants": [V("TJ-4455-XL", 12000)]},
+    ])
+    h = tenant.storefront_headers
+    page = await _list(client, h, q="shirt")
+    assert page["match"] == "fts" and _names(page) == ["Oxford Shirt", "Linen Trousers"]
+    assert _names(await _list(client, h, q="Shi")) == ["Oxford Shirt", "Linen Trousers"]  # prefix on last word
+    assert _names(await _list(client, h, q="CAFE creme")) == ["Café Crème Mug"]  # accents and case folded
+    assert _names(await _list(client, h, q="kitchen")) == ["Café Crème Mug"]  # tags
+    assert _names(await _list(client, h, q="nordwand")) == ["Trail Jacket"]  # brand name
+    assert _names(await _list(client, h, q="tj-4455")) == ["Trail Jacket"]  # SKU
+    assert _names(await _list(client, h, q="shirt -classic")) == ["Linen Trousers"]
+    assert sorted(_names(await _list(client, h, q="mug OR jacket"))) == ["Café Crème Mug", "Trail Jacket"]
+
+
+async def test_typo_falls_back_to_trigram_similarity(client, tenant, cat) -> None:
+    await cat.products([{"name": "Oxford Shirt"}, {"name": "Wool Sweater"}])
+    page = await _list(client, tenant.storefront_headers, q="oxfrod")
+    assert page["match"] == "fuzzy" and _names(page) == ["Oxford Shirt"]
+    page = await _list(client, tenant.storefront_headers, q="sweatre")
+    assert page["match"] == "fuzzy" and _names(page) == ["Wool Sweater"]
+    nothing = await _list(client, tenant.storefront_headers, q="zzqqxx")
+    assert nothing["items"] == [] and nothing["has_more"] is False
+
+
+# --------------------------------------------------------------------------- filters
+
+
+async def test_filters_category_tree_brand_price_options_tags(client, tenant, cat) -> None:
+    apparel = await cat.category("Apparel")
+    tops = await cat.category("Tops", parent=apparel)
+    tees = await cat.category("Tees", parent=tops)
+    shoes = await cat.category("Shoes")
+    acme, bolt = await cat.brand("Acme"), await cat.brand("Bolt")
+    await cat.products([
+        {"name": "Tee A", "category_id": tees, "brand_id": acme, "tags": ["cotton", "summer"],
+         "variants": [V("TA-S", 1000, {"Size": "S", "Color": "Red"}), V("TA-M", 1200, {"Size": "M", "Color": "Blue"})]},
+        {"name": "Top B", "category_id": tops, "brand_id": bolt, "tags": ["summer"],
+         "variants": [V("TB-M", 3000, {"Size": "M", "Color": "Red"})]},
+        {"name": "Jacket C", "category_id": apparel, "brand_id": acme,
+         "variants": [V("JC-L", 9000, {"Size": "L", "Color": "Black"})]},
+        {"name": "Shoe D", "category_id": shoes, "brand_id": bolt,
+         "variants": [V("SD-42", 5000, {"Size": "42"})]},
+    ])
+    h = tenant.storefront_headers
+
+    async def names(**params) -> list[str]:  # type: ignore[no-untyped-def]
+        return sorted(_names(await _list(client, h, **params)))
+
+    assert await names(category=str(apparel)) == ["Jacket C", "Tee A", "Top B"]  # descendants included
+    assert await names(category="tops") == ["Tee A", "Top B"]  # by slug
+    assert await names(category=f"tees,{shoes}") == ["Shoe D", "Tee A"]
+    assert await names(brand="acme") == ["Jacket C", "Tee A"]
+    assert await names(brand=["acme", str(bolt)]) == ["Jacket C", "Shoe D", "Tee A", "Top B"]
+    assert await names(min_price=1100, max_price=5000) == ["Shoe D", "Tee A", "Top B"]  # ranges overlap
+    assert await names(min_price=6000) == ["Jacket C"]
+    assert await names(options="Size:M") == ["Tee A", "Top B"]
+    assert await names(options="Size:M,Color:Red") == ["Top B"]  # both on the same variant
+    assert await names(options="Size:S|L") == ["Jacket C", "Tee A"]
+    assert await names(**{"option.Color": "Black"}) == ["Jacket C"]
+    assert await names(tags="summer") == ["Tee A", "Top B"]
+    assert await names(tags="summer,cotton") == ["Tee A"]
+    assert await names(q="tee", category="apparel", brand="acme") == ["Tee A"]
+    r = await client.get(API, params={"min_price": 10, "max_price": 5}, headers=h)
+    assert r.status_code == 400 and r.json()["code"] == "invalid_search"
+    r = await client.get(API, params={"sort": "bogus"}, headers=h)
+    assert r.status_code == 400
+
+
+async def test_in_stock_filter_asks_the_inventory_provider(client, tenant, cat, app) -> None:
+    ids = await cat.products([
+        {"name": "Backorderable", "variants": [V("BO-1", 100, allow_backorder=True)]},
+        {"name": "Stocked", "variants": [V("ST-1", 100), V("ST-2", 100)]},
+        {"name": "Empty", "variants": [V("EM-1", 100)]},
+    ])
+    h = tenant.storefront_headers
+    real = getattr(app.state, "availability_provider", None)
+    if real is not None:  # the inventory module: nothing on hand anywhere, so only backorders sell
+        page = await _list(client, h, in_stock="true", nonce=1)
+        assert _names(page) == ["Backorderable"] and page["warnings"] == []
+    async with app.state.db.tenant_transaction(tenant.id) as s:
+        from sqlalchemy import text
+
+        stocked = (await s.execute(text("SELECT id FROM variants WHERE sku = 'ST-2'"))).scalar()
+
+    async def fake(session, variant_ids):  # type: ignore[no-untyped-def]
+        return {v: {"status": "in_stock" if v == stocked else "out_of_stock"} for v in variant_ids}
+
+    app.state.availability_provider = fake
+    try:
+        await app.state.cache.bump(tenant.id, "catalog")
+        page = await _list(client, h, in_stock="true", facets="brand")
+        assert _names(page) == ["Stocked"] and page["total"] == 1
+        assert sorted(_names(await _list(client, h))) == ["Backorderable", "Empty", "Stocked"]
+        app.state.availability_provider = None
+        await app.state.cache.bump(tenant.id, "catalog")
+        page = await _list(client, h, in_stock="true")
+        assert len(page["items"]) == 3 and page["warnings"]  # no provider: ignored, and said so
+    finally:
+        app.state.availability_provider = real
+    assert len(ids) == 3
+
+
+# --------------------------------------------------------------------------- sorting and pagination
+
+
+async def test_sorts_and_cursor_pagination_walks_every_product_once(client, tenant, cat) -> None:
+    specs = [{"name": f"Item {chr(65 + i)}", "sales_count": (i * 7) % 5,
+              "variants": [V(f"IT-{i}", [500, 300, 300, 900, 100, 700, 300][i])]} for i in range(7)]
+    ids = await cat.products(specs)
+    await cat.products([{"name": "No Price", "variants": [V("NP-1", 1, status="inactive")]}])  # price NULL
+    h = tenant.storefront_headers
+    full = {sort: _names(await _list(client, h, sort=sort, limit=100))
+            for sort in ("newest", "price", "-price", "name", "-name", "best_selling")}
+    assert full["newest"] == ["No Price", *[f"Item {chr(65 + i)}" for i in reversed(range(7))]]
+    assert full["name"] == sorted(full["name"]) and full["-name"] == list(reversed(full["name"]))
+    assert full["price"][0] == "Item E" and full["price"][-1] == "No Price"  # NULL prices last
+    assert full["-price"][0] == "Item D" and full["-price"][-1] == "No Price"
+    sales = {f"Item {chr(65 + i)}": (i * 7) % 5 for i in range(7)}
+    assert [sales.get(n, 0) for n in full["best_selling"]] == sorted([sales.get(n, 0) for n in full["best_selling"]],
+                                                                     reverse=True)
+    for sort, expected in full.items():
+        walked: list[str] = []
+        cursor = None
+        while True:
+            params = {"sort": sort, "limit": 3, **({"cursor": cursor} if cursor else {})}
+            page = await _list(client, h, **params)
+            walked += _names(page)
+            if not page["has_more"]:
+                break
+            cursor = page["next_cursor"]
+        assert walked == expected, sort
+    # Offset pagination agrees with the cursor walk.
+    assert _names(await _list(client, h, sort="price", limit=3, offset=3)) == full["price"][3:6]
+    # Relevance-sorted search pages too.
+    assert len(ids) == 7
+    first = await _list(client, h, q="item", limit=4)
+    second = await _list(client, h, q="item", limit=4, cursor=first["next_cursor"])
+    assert len(set(_names(first)) | set(_names(second))) == 7 and not second["has_more"]
+    bad = await client.get(API, params={"cursor": "!!notacursor"}, headers=h)
+    assert bad.status_code == 400 and bad.json()["code"] == "invalid_cursor"
+
+
+# --------------------------------------------------------------------------- facets
+
+
+async def test_facets_count_brands_categories_prices_and_options(client, tenant, cat) -> None:
+    apparel = await cat.category("Apparel")
+    tops = await cat.category("Tops", parent=apparel)
+    shoes = await cat.category("Shoes")
+    acme, bolt = await cat.brand("Acme"), await cat.brand("Bolt")
+    await cat.products([
+        {"name": "Tee A", "category_id": tops, "brand_id": acme,
+         "variants": [V("FA-S", 800, {"Size": "S"}), V("FA-M", 1200, {"Size": "M"})]},
+        {"name": "Tee B", "category_id": tops, "brand_id": bolt, "variants": [V("FB-M", 3000, {"Size": "M"})]},
+        {"name": "Coat C", "category_id": apparel, "brand_id": acme, "variants": [V("FC-L", 30000, {"Size": "L"})]},
+        {"name": "Shoe D", "category_id": shoes, "brand_id": bolt, "variants": [V("FD-42", 5000, {"Size": "42"})]},
+        {"name": "Draft E", "category_id": shoes, "brand_id": bolt, "status": "draft"},
+    ])
+    page = await _list(client, tenant.storefront_headers, facets="brand,category,price,options", limit=1)
+    assert page["total"] == 4 and len(page["items"]) == 1
+    f = page["facets"]
+    assert {b["label"]: b["count"] for b in f["brand"]} == {"Acme": 2, "Bolt": 2}
+    cats = {c["label"]: (c["count"], c["depth"]) for c in f["category"]}
+    assert cats == {"Apparel": (3, 0), "Tops": (2, 1), "Shoes": (1, 0)}  # rolled up to ancestors
+    prices = {(b["min_cents"], b["max_cents"]): b["count"] for b in f["price"]}
+    assert prices[(0, 1000)] == 1 and prices[(2500, 5000)] == 1 and prices[(5000, 10000)] == 1
+    assert prices[(25000, 50000)] == 1 and sum(prices.values()) == 4
+    sizes = {v["value"]: v["count"] for o in f["options"] if o["name"] == "Size" for v in o["values"]}
+    assert sizes == {"S": 1, "M": 2, "L": 1, "42": 1}
+
+    # Disjunctive: the brand facet ignores the brand filter, the others apply it.
+    picked = await _list(client, tenant.storefront_headers, brand="acme", facets="brand,category")
+    assert picked["total"] == 2
+    assert {b["label"]: b["count"] for b in picked["facets"]["brand"]} == {"Acme": 2, "Bolt": 2}
+    assert {c["label"]: c["count"] for c in picked["facets"]["category"]} == {"Apparel": 2, "Tops": 1}
+    custom = await _list(client, tenant.storefront_headers, facets="price", price_buckets="0,2000")
+    assert [(b["min_cents"], b["max_cents"], b["count"]) for b in custom["facets"]["price"]] == [
+        (0, 2000, 1), (2000, None, 3)]
+    totals = await _list(client, tenant.storefront_headers, q="tee", with_total="true")
+    assert totals["total"] == 2 and totals["facets"] is None
+    bad = await client.get(API, params={"facets": "colour"}, headers=tenant.storefront_headers)
+    assert bad.status_code == 400
+
+
+# --------------------------------------------------------------------------- autocomplete
+
+
+async def test_autocomplete_suggests_products_categories_and_brands(client, tenant, cat) -> None:
+    await cat.category("Shirts & Tops")
+    await cat.brand("Shimano")
+    await cat.products([{"name": "Shiny Shoes"}, {"name": "Oxford Shirt"}, {"name": "Hidden Shirt", "status": "draft"},
+                        {"name": "Wool Sweater", "description": "not a shirt"}])
+    r = await client.get(f"{API}/autocomplete", params={"q": "shi"}, headers=tenant.storefront_headers)
+    assert r.status_code == 200, r.text
+    got = [(s["kind"], s["label"]) for s in r.json()["suggestions"]]
+    assert ("category", "Shirts & Tops") in got and ("brand", "Shimano") in got
+    products = [label for kind, label in got if kind == "product"]
+    assert sorted(products) == ["Oxford Shirt", "Shiny Shoes"]  # names only; drafts hidden
+    r = await client.get(f"{API}/autocomplete", params={"q": "oxford sh", "limit": 1}, headers=tenant.host_headers)
+    assert [s["label"] for s in r.json()["suggestions"]] == ["Oxford Shirt"]
+    r = await client.get(f"{API}/autocomplete", params={"q": "%"}, headers=tenant.host_headers)
+    assert r.status_code == 200 and r.json()["suggestions"] == []
+
+
+# --------------------------------------------------------------------------- cache
+
+
+async def test_results_are_cached_and_a_catalog_bump_invalidates_them(client, tenant, cat, app) -> None:
+    [pid] = await cat.products([{"name": "Cached Lamp", "variants": [V("LAMP-1", 4000)]}])
+    h = tenant.storefront_headers
+    assert (await _list(client, h, q="lamp"))["items"][0]["price_min_cents"] == 4000
+    await cat.execute("UPDATE products SET price_min_cents = 3500 WHERE id = :i", i=pid)  # no bump: a raw write
+    assert (await _list(client, h, q="lamp"))["items"][0]["price_min_cents"] == 4000  # served from the cache
+    await app.state.cache.bump(tenant.id, "catalog")  # what every catalog write does after commit
+    assert (await _list(client, h, q="lamp"))["items"][0]["price_min_cents"] == 3500
+
+
+# --------------------------------------------------------------------------- query count
+
+
+@contextmanager
+def count_statements(engine):  # type: ignore[no-untyped-def]
+    statements: list[str] = []
+
+    def before(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", before)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", before)
+
+
+async def test_a_page_loads_in_a_fixed_number_of_queries(client, tenant, cat, app) -> None:
+    brand = await cat.brand("Countable")
+    category = await cat.category("Counted")
+    await cat.products([{"name": f"Counted Thing {i}", "brand_id": brand, "category_id": category,
+                         "image_url": f"https://img.example.com/{i}.jpg",
+                         "variants": [V(f"CT-{i}-a", 100 + i, {"Size": "S"}), V(f"CT-{i}-b", 200 + i, {"Size": "M"})]}
+                        for i in range(40)])
+    engine = app.state.db.engine.sync_engine
+    await _list(client, tenant.storefront_headers, limit=1)  # warm the tenant lookup cache
+    counts = {}
+    for n in (5, 40):
+        for facets in (None, "brand,category,price,options"):
+            params = {"limit": n, "q": "counted", "sort": "price"}  # distinct params: cache misses
+            if facets:
+                params["facets"] = facets
+            with count_statements(engine) as stmts:
+                page = await _list(client, tenant.storefront_headers, **params)
+            assert len(page["items"]) == n
+            assert all(item["image_url"] and item["brand"] and item["category"] for item in page["items"])
+            counts[(n, facets)] = len(stmts)
+            catalog = [x for x in stmts if "products" in x]
+            assert len(catalog) == (2 if facets else 1), catalog  # one page query (+ one for all facets)
+    assert counts[(5, None)] == counts[(40, None)]
+    assert counts[(5, "brand,category,price,options")] == counts[(40, "brand,category,price,options")]
+    assert counts[(40, "brand,category,price,options")] == counts[(40, None)] + 1  # all facets: one statement
+
+
+async def test_bulk_search_document_formula_matches_the_catalog_repository(db, tenant, cat) -> None:
+    """Bulk import refreshes with mercato.catalog.search.refresh_search_documents; single writes use the
+    repository's functions. Both must produce the same columns."""
+    from sqlalchemy import text
+
+    from mercato.catalog import repository
+
+    brand, category = await cat.brand("Ünïcode Brand"), await cat.category("Cätegory")
+    ids = await cat.products([
+        {"name": "Crème Brûlée Set", "brand_id": brand, "category_id": category, "tags": ["Dessert", "Kitchen"],
+         "description": "Torch included", "variants": [V("CB-1", 2500), V("CB-2", 1500, status="inactive")]},
+        {"name": "Bare", "variants": [V("BARE-1", 100, status="inactive")]},
+    ])
+    sql = ("SELECT id, search_vector::text, search_text, price_min_cents, price_max_cents, currency FROM products "
+           "ORDER BY id")
+    async with db.tenant_transaction(tenant.id) as s:
+        ours = (await s.execute(text(sql))).all()
+        await repository.recompute_prices(s, ids)
+        await repository.refresh_search_documents(s, ids)
+        theirs = (await s.execute(text(sql))).all()
+    assert ours == theirs
