@@ -1,0 +1,1 @@
+"""Fulfillment: allocation, pick/pack, shipments, carriers, tracking. Public face (see docs/fulfillment.md)."""
