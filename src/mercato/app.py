@@ -45,6 +45,7 @@ OPENAPI_TAGS = [
     {"name": "shipping", "description": "Shipping zones and methods with rates."},
     {"name": "checkout", "description": "Checkouts: addresses, shipping, coupons, payment, completion."},
     {"name": "orders", "description": "Orders: customers' own, guest lookup, staff management."},
+    {"name": "returns", "description": "Returns and exchanges: requests, RMA, receipt with restock, refunds."},
     {"name": "notifications", "description": "Messages to customers and staff; template overrides."},
     {"name": "webhooks", "description": "Outbound webhook endpoints, deliveries, replay."},
     {"name": "realtime", "description": "WebSocket /ws (docs/realtime.md) and operator broadcasts."},
@@ -132,6 +133,7 @@ def _include_routers(app: FastAPI) -> None:
     from mercato.platform import jobs_endpoints, system_endpoints
     from mercato.promotions import endpoints as promotions_endpoints
     from mercato.realtime import endpoints as realtime_endpoints
+    from mercato.returns import endpoints as returns_endpoints
     from mercato.shipping import endpoints as shipping_endpoints
     from mercato.taxes import endpoints as taxes_endpoints
     from mercato.tenancy import endpoints as tenancy_endpoints
@@ -151,6 +153,7 @@ def _include_routers(app: FastAPI) -> None:
     app.include_router(cart_endpoints.router, prefix=API_PREFIX)
     app.include_router(checkout_endpoints.router, prefix=API_PREFIX)
     app.include_router(orders_endpoints.router, prefix=API_PREFIX)
+    app.include_router(returns_endpoints.router, prefix=API_PREFIX)
     app.include_router(notifications_endpoints.router, prefix=API_PREFIX)
     app.include_router(webhooks_endpoints.router, prefix=API_PREFIX)
     app.include_router(realtime_endpoints.router)  # /ws

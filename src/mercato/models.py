@@ -13,6 +13,7 @@ from mercato.platform import models as _platform  # noqa: F401
 from mercato.platform import models_jobs as _jobs  # noqa: F401
 from mercato.platform.db import Base
 from mercato.promotions import models as _promotions  # noqa: F401
+from mercato.returns import models as _returns  # noqa: F401
 from mercato.shipping import models as _shipping  # noqa: F401
 from mercato.taxes import models as _taxes  # noqa: F401
 from mercato.tenancy import models as _tenancy  # noqa: F401

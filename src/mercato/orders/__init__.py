@@ -26,6 +26,7 @@ from mercato.orders.service import (
     list_orders,
     lookup_guest_order,
     mark_delivered,
+    mark_lines_returned,
     mark_lines_shipped,
     mark_paid,
     place_order,
@@ -37,5 +38,5 @@ from mercato.orders.service import (
 __all__ = ["CustomerOrder", "FulfillmentStatus", "Order", "OrderDraft", "OrderFilter", "OrderLineDraft", "OrderList",
            "OrderNotFound", "OrderSettings", "OrderStatus", "OrderSummary", "PaymentStatus", "PlacedOrder", "add_note",
            "cancel_order", "cancel_pending_orders_of", "change_shipping_address", "complete", "get_customer_order",
-           "get_order", "get_settings", "list_orders", "lookup_guest_order", "mark_delivered", "mark_lines_shipped",
+           "get_order", "get_settings", "list_orders", "lookup_guest_order", "mark_delivered", "mark_lines_returned", "mark_lines_shipped",
            "mark_paid", "metrics", "place_order", "record_payment", "transition", "update_settings"]

@@ -187,6 +187,8 @@ class Permission(StrEnum):
     ORDERS_READ = "orders:read"
     ORDERS_WRITE = "orders:write"
     PAYMENTS_WRITE = "payments:write"
+    RETURNS_READ = "returns:read"
+    RETURNS_WRITE = "returns:write"  # approve, reject, receive, refund, exchange
     JOBS_READ = "jobs:read"
     WEBHOOKS = "webhooks:manage"
     NOTIFICATIONS_READ = "notifications:read"
@@ -200,9 +202,9 @@ class Permission(StrEnum):
 _STOREFRONT = {Permission.CATALOG_READ, Permission.CART, Permission.CHECKOUT}
 _CUSTOMER = _STOREFRONT | {Permission.PROFILE, Permission.ADDRESSES, Permission.ORDERS_OWN}
 _SUPPORT = _CUSTOMER | {Permission.USERS_READ, Permission.ORDERS_READ, Permission.INVENTORY_READ, Permission.JOBS_READ,
-                        Permission.NOTIFICATIONS_READ, Permission.REALTIME_STAFF}
+                        Permission.NOTIFICATIONS_READ, Permission.REALTIME_STAFF, Permission.RETURNS_READ}
 _MERCHANT = _SUPPORT | {Permission.CATALOG_WRITE, Permission.INVENTORY_WRITE, Permission.ORDERS_WRITE,
-                        Permission.PAYMENTS_WRITE, Permission.NOTIFICATIONS_SEND}
+                        Permission.PAYMENTS_WRITE, Permission.NOTIFICATIONS_SEND, Permission.RETURNS_WRITE}
 _ADMIN = _MERCHANT | {Permission.USERS_WRITE, Permission.API_KEYS, Permission.AUDIT_READ, Permission.TENANT_SETTINGS,
                       Permission.WEBHOOKS}
 

@@ -12,8 +12,9 @@ from mercato.orders.service.queries import (
     list_orders,
     lookup_guest_order,
 )
+from mercato.orders.service.returns import mark_lines_returned
 
 __all__ = ["ORDER_HOLD", "Outcome", "add_note", "cancel_order", "cancel_pending_orders_of", "change_shipping_address",
            "complete", "get_customer_order", "get_order", "get_settings", "list_orders", "lookup_guest_order",
-           "mark_delivered", "mark_lines_shipped", "mark_paid", "place_order", "record_payment", "refund_key",
+           "mark_delivered", "mark_lines_returned", "mark_lines_shipped", "mark_paid", "place_order", "record_payment", "refund_key",
            "transition", "update_settings"]
