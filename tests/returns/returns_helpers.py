@@ -22,6 +22,7 @@ import mercato.pricing as pricing
 
 API = "/api/v1"
 CARD = "4242424242424242"
+STRIPE_KEY = "sk_test_mercato_returns_0123456789"
 
 
 async def ok(r: httpx.Response, status: int = 200) -> Any:
