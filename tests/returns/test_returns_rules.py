@@ -6,13 +6,17 @@ from __future__ import annotations
 
 from commerce_helpers import customer_headers
 from returns_helpers import API, customer_order, guest_order, line_of, make_shop, ok, outbox
+from sqlalchemy import text
+
+from mercato.notifications import sinks
+from mercato.platform.events import Relay
 
 
 def _req(order: dict, line: dict, qty: int = 1, reason: str = "defective") -> dict:  # type: ignore[type-arg]
     return {"order_id": order["id"], "lines": [{"order_line_id": line["id"], "quantity": qty, "reason": reason}]}
 
 
-async def test_reject_with_a_note_the_customer_sees(client, tenant, worker_db) -> None:
+async def test_reject_with_a_note_the_customer_sees(client, tenant, db, worker_db, settings) -> None:
     shop = await make_shop(client, tenant)
     bought = await customer_order(client, tenant, shop, [("S", 1)])
     order, ch = bought["order"], bought["headers"]
@@ -29,6 +33,13 @@ async def test_reject_with_a_note_the_customer_sees(client, tenant, worker_db) -
     assert again.json()["allowed_transitions"] == []
     [ev] = [e for e in await outbox(worker_db, tenant.id) if e["type"] == "return.rejected"]
     assert ev["data"]["note"] == "Worn items cannot be returned." and ev["data"]["order_id"] == order["id"]
+    await Relay(worker_db, db).drain()  # the customer is told, with the note
+    async with db.tenant_transaction(tenant.id) as s:
+        sent = (await s.execute(text("SELECT id, recipient FROM notification_log WHERE template = "
+                                     "'return_rejected'"))).mappings().all()
+    assert [x["recipient"] for x in sent] == [bought["customer"]["email"]]
+    [mail] = sorted(sinks.mail_dir(settings).glob(f"*-{sent[0]['id']}.eml"))
+    assert "Worn items cannot be returned." in mail.read_text()
     # A rejected request no longer holds the units: they may be asked for again.
     await ok(await client.post(f"{API}/returns/mine", headers=ch, json=_req(order, line_of(order, shop, "S"))), 201)
 

@@ -329,3 +329,11 @@ TRIGGERS: dict[str, str] = {
     "return.approved": "return_approved", "inventory.low_stock": "low_stock",
     "webhook_endpoint.disabled": "webhook_endpoint_disabled",
 }
+
+
+@on("return.rejected", "notifications.return_rejected")
+async def return_rejected(session: AsyncSession, event: Event) -> list[Outgoing]:
+    return await _order_message(session, event, "return_rejected", per="return_id", extra=("rma_number", "note"))
+
+
+TRIGGERS["return.rejected"] = "return_rejected"
