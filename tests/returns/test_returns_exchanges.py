@@ -82,3 +82,33 @@ async def test_exchange_for_a_cheaper_variant_refunds_the_difference(client, ten
     assert (replacement["status"], replacement["payment_status"], replacement["total"]) == ("paid", "paid", 0)
     assert replacement["lines"][0]["variant_id"] == shop["variants"]["XS"]
     assert replacement["payments"] == []
+
+
+async def test_advance_exchange_before_the_parcel_arrives(client, tenant) -> None:
+    shop = await make_shop(client, tenant)
+    bought = await customer_order(client, tenant, shop, [("S", 1), ("M", 1)])
+    order, staff = bought["order"], tenant.admin_headers
+    small, medium = line_of(order, shop, "S"), line_of(order, shop, "M")
+    created = await ok(await client.post(f"{API}/returns/mine", headers=bought["headers"], json={
+        "order_id": order["id"], "lines": [
+            {"order_line_id": small["id"], "quantity": 1, "reason": "size_or_fit",
+             "exchange_variant_id": shop["variants"]["M"]},
+            {"order_line_id": medium["id"], "quantity": 1, "reason": "no_longer_needed"}]}), 201)
+    too_early = await client.post(f"{API}/returns/{created['id']}/exchange", headers=staff)
+    assert too_early.status_code == 409 and too_early.json()["code"] == "exchange_not_possible"
+    await ok(await client.post(f"{API}/returns/{created['id']}/approve", headers=staff))
+    # Same price (S → M): nothing to charge or refund; the replacement ships before the parcel is back.
+    ahead = await ok(await client.post(f"{API}/returns/{created['id']}/exchange", headers=staff))
+    assert (ahead["status"], ahead["exchange_credit"], ahead["exchange_charged"], ahead["exchange_refunded"]) == (
+        "approved", small["total"], 0, 0)
+    replacement = await ok(await client.get(f"{API}/orders/{ahead['replacement_order_id']}", headers=staff))
+    assert (replacement["status"], replacement["total"]) == ("paid", 0)
+    # The parcel arrives: the exchanged unit is not refunded, the other one is.
+    lines = {x["order_line_id"]: x["id"] for x in created["lines"]}
+    received = await ok(await client.post(f"{API}/returns/{created['id']}/receive", headers=staff, json={"lines": [
+        {"return_line_id": lines[small["id"]], "condition": "damaged"},
+        {"return_line_id": lines[medium["id"]], "condition": "resellable", "location_id": shop["bay"]}]}))
+    assert (received["status"], received["items_value"]) == ("received", medium["total"])
+    done = await ok(await client.post(f"{API}/returns/{created['id']}/refunds", headers={
+        **staff, "Idempotency-Key": "advance-1"}), 201)
+    assert done["refund"]["amount"] == medium["total"] and done["return"]["status"] == "completed"

@@ -4,6 +4,9 @@ their proof; withdrawing a request; staff lists and settings."""
 
 from __future__ import annotations
 
+import asyncio
+
+import pytest
 from commerce_helpers import customer_headers
 from returns_helpers import API, customer_order, guest_order, line_of, make_shop, ok, outbox
 from sqlalchemy import text
@@ -176,3 +179,15 @@ async def test_withdraw_and_staff_lists(client, tenant) -> None:
     not_received = await client.post(f"{API}/returns/{by_staff['id']}/receive", headers=staff, json={"lines": [
         {"return_line_id": by_staff["lines"][0]["id"], "condition": "damaged"}]})
     assert not_received.status_code == 409
+
+
+@pytest.mark.slow
+async def test_concurrent_requests_never_ask_back_more_than_delivered(client, tenant) -> None:
+    shop = await make_shop(client, tenant)
+    bought = await customer_order(client, tenant, shop, [("S", 2)])
+    order = bought["order"]
+    body = _req(order, line_of(order, shop, "S"), qty=2)
+    results = await asyncio.gather(*(client.post(f"{API}/returns/mine", headers=bought["headers"], json=body)
+                                     for _ in range(4)))
+    assert sorted(r.status_code for r in results) == [201, 422, 422, 422], [r.text for r in results]
+    assert {r.json()["code"] for r in results if r.status_code == 422} == {"return_quantity_invalid"}
