@@ -64,6 +64,14 @@ async def test_the_same_key_refunds_once(client, tenant, db) -> None:
     assert over.status_code == 409 and over.json()["code"] == "refund_amount_invalid"
     assert over.json()["refundable"] == left and over.json()["errors"][0]["field"] == "amount"
 
+    # The shop keeps the rest (a restocking fee): staff close the return, on record.
+    closed = await ok(await client.post(f"{API}/returns/{r['id']}/close", headers=tenant.admin_headers,
+                                        json={"note": "restocking fee"}))
+    assert (closed["status"], closed["refundable"], closed["decision_note"]) == ("completed", left, "restocking fee")
+    late = await client.post(f"{API}/returns/{r['id']}/refunds", json={"amount": 1},
+                             headers={**tenant.admin_headers, "Idempotency-Key": f"k-{uuid.uuid4()}"})
+    assert late.status_code == 409 and late.json()["code"] == "return_not_refundable"
+
 
 @pytest.mark.slow
 async def test_concurrent_refunds_never_exceed_the_return_or_the_capture(client, tenant, db) -> None:

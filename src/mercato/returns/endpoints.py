@@ -19,6 +19,7 @@ from mercato.returns.repository import ReturnFilter
 from mercato.returns.schemas import (
     ApproveRequest,
     CancelReturnRequest,
+    CloseRequest,
     ExchangeRequest,
     GuestReturnCreate,
     ReceiveRequest,
@@ -179,6 +180,14 @@ async def refund_return(return_id: uuid.UUID, session: SessionDep, principal: Re
                         idempotency_key: IdempotencyKey = None, data: RefundRequest | None = None) -> RefundResult:
     return await service.refund(session, return_id, data or RefundRequest(), idempotency_key=idempotency_key,
                                 actor=principal)
+
+
+@router.post("/returns/{return_id}/close", response_model=Return,
+             summary="Complete a received return without refunding the rest (e.g. a restocking fee)",
+             responses=problem_schema_responses(401, 403, 404, 409, 422))
+async def close_return(return_id: uuid.UUID, session: SessionDep, principal: ReturnsWrite,
+                       data: CloseRequest | None = None) -> Return:
+    return await service.close(session, return_id, note=data.note if data else None, actor=principal)
 
 
 @router.post("/returns/{return_id}/exchange", response_model=Return,

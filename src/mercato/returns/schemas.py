@@ -56,6 +56,10 @@ class CancelReturnRequest(_Input):
     reason: str | None = Field(default=None, max_length=500)
 
 
+class CloseRequest(_Input):
+    note: str | None = Field(default=None, max_length=2000, description="Why the rest is not refunded.")
+
+
 class ReceiveLineIn(_Input):
     return_line_id: uuid.UUID
     quantity: int | None = Field(default=None, ge=0, le=100_000, description="Units that arrived (default: all).")

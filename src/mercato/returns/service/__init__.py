@@ -6,6 +6,7 @@ from mercato.returns.service.refunds import refund
 from mercato.returns.service.requests import (
     approve,
     cancel,
+    close,
     get_customer_return,
     get_guest_return,
     get_return,
@@ -18,6 +19,6 @@ from mercato.returns.service.requests import (
     update_settings,
 )
 
-__all__ = ["approve", "cancel", "exchange", "get_customer_return", "get_guest_return", "get_return", "get_settings",
+__all__ = ["approve", "cancel", "close", "exchange", "get_customer_return", "get_guest_return", "get_return", "get_settings",
            "list_returns", "receive", "refund", "reject", "request_customer_return", "request_guest_return",
            "request_return", "update_settings"]

@@ -166,6 +166,19 @@ async def cancel(session: AsyncSession, return_id: uuid.UUID, *, reason: str | N
     return await get_view(session, r)
 
 
+async def close(session: AsyncSession, return_id: uuid.UUID, *, note: str | None,
+                actor: Principal | None = None) -> schemas.Return:
+    """Complete a received return without refunding all of it (a restocking fee, a goodwill
+    decision): what was not refunded stays with the shop, on record."""
+    r = await load_locked(session, return_id)
+    domain.check_transition(r.status, ReturnStatus.COMPLETED)
+    if note:
+        r.decision_note = note
+    await move(session, r, ReturnStatus.COMPLETED, actor=actor, note=note, items_refunded=r.items_refunded,
+               kept=max(0, r.items_value - r.items_refunded))
+    return await get_view(session, r)
+
+
 # --------------------------------------------------------------------------- reading
 
 
