@@ -191,3 +191,36 @@ async def test_concurrent_requests_never_ask_back_more_than_delivered(client, te
                                      for _ in range(4)))
     assert sorted(r.status_code for r in results) == [201, 422, 422, 422], [r.text for r in results]
     assert {r.json()["code"] for r in results if r.status_code == 422} == {"return_quantity_invalid"}
+
+
+async def test_the_staff_list_runs_a_fixed_number_of_statements(client, tenant, app) -> None:
+    from sqlalchemy import event
+
+    shop = await make_shop(client, tenant)
+    bought = await customer_order(client, tenant, shop, [("S", 6)])
+    order, staff = bought["order"], tenant.admin_headers
+    engine = app.state.db.engine.sync_engine
+
+    async def statements() -> int:
+        count = 0
+
+        def counter(*_args, **_kw) -> None:  # type: ignore[no-untyped-def]
+            nonlocal count
+            count += 1
+
+        event.listen(engine, "before_cursor_execute", counter)
+        try:
+            r = await client.get(f"{API}/returns", headers=staff, params={"limit": 50, "order_id": order["id"]})
+        finally:
+            event.remove(engine, "before_cursor_execute", counter)
+        assert r.status_code == 200
+        return count
+
+    await ok(await client.post(f"{API}/returns", headers=staff, json=_req(order, line_of(order, shop, "S"))), 201)
+    await statements()  # warm caches
+    one = await statements()
+    for _ in range(5):
+        await ok(await client.post(f"{API}/returns", headers=staff, json=_req(order, line_of(order, shop, "S"))), 201)
+    listed = await ok(await client.get(f"{API}/returns", headers=staff, params={"order_id": order["id"]}))
+    assert len(listed["items"]) == 6 and all(len(x["lines"]) == 1 for x in listed["items"])
+    assert await statements() == one
