@@ -59,6 +59,15 @@ async def test_window_and_delivery_are_required(client, tenant) -> None:
     assert closed.status_code == 409, closed.text
     assert closed.json()["code"] == "return_window_closed" and closed.json()["window_days"] == 0
     assert closed.headers["content-type"].startswith("application/problem+json")
+    staff_late = await client.post(f"{API}/returns", headers=staff,
+                                   json=_req(bought["order"], line_of(bought["order"], shop, "S")))
+    assert staff_late.status_code == 409
+    goodwill = await ok(await client.post(f"{API}/returns", headers=staff, json={
+        **_req(bought["order"], line_of(bought["order"], shop, "S")), "ignore_window": True}), 201)
+    assert goodwill["requested_by"] == "staff"
+    customer_flag = await client.post(f"{API}/returns/mine", headers=ch, json={
+        **_req(bought["order"], line_of(bought["order"], shop, "S")), "ignore_window": True})
+    assert customer_flag.status_code == 422  # customers cannot waive it
     await ok(await client.patch(f"{API}/returns/settings", headers=staff, json={"window_days": 30}))
 
     paid = await customer_order(client, tenant, shop, [("M", 1)], customer=bought["customer"], delivered=False)

@@ -92,11 +92,15 @@ def return_deadline(delivered_at: datetime, window_days: int) -> datetime:
     return delivered_at + timedelta(days=window_days)
 
 
-def check_returnable_order(order_status: str, delivered_at: datetime | None, now: datetime, window_days: int) -> None:
-    """Only a delivered order, and only within the shop's window from its delivery."""
+def check_returnable_order(order_status: str, delivered_at: datetime | None, now: datetime,
+                           window_days: int | None) -> None:
+    """Only a delivered order, and only within the shop's window from its delivery (``None``: the
+    window is waived — staff's goodwill)."""
     if order_status not in DELIVERED_ORDER_STATUSES or delivered_at is None:
         raise NotReturnable(f"the order is {order_status}: only delivered orders can be returned",
                             order_status=order_status)
+    if window_days is None:
+        return
     deadline = return_deadline(delivered_at, window_days)
     if now > deadline:
         raise ReturnWindowClosed(f"the {window_days}-day return window closed on {deadline:%Y-%m-%d}",

@@ -32,6 +32,7 @@ from mercato.returns.schemas import (
     ReturnSettings,
     ReturnSettingsUpdate,
     ReturnStatusName,
+    StaffReturnCreate,
 )
 
 router = APIRouter(tags=["returns"])
@@ -129,11 +130,11 @@ async def list_returns(session: SessionDep, _: ReturnsRead, page: PageDep,
 
 
 @router.post("/returns", status_code=201, response_model=Return,
-             summary="Open a return for a customer (any delivered order, within the window)",
+             summary="Open a return for a customer (any delivered order; the window may be waived)",
              responses=problem_schema_responses(401, 403, 404, 409, 422))
-async def create_return(data: ReturnCreate, session: SessionDep, principal: ReturnsWrite) -> Return:
+async def create_return(data: StaffReturnCreate, session: SessionDep, principal: ReturnsWrite) -> Return:
     return await service.request_return(session, data.order_id, data.lines, note=data.note, requested_by="staff",
-                                        actor=principal)
+                                        actor=principal, ignore_window=data.ignore_window)
 
 
 @router.get("/returns/{return_id}", response_model=Return, summary="Get a return with its lines and refunds",

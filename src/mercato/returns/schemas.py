@@ -33,6 +33,10 @@ class ReturnCreate(_Input):
     note: str | None = Field(default=None, max_length=2000)
 
 
+class StaffReturnCreate(ReturnCreate):
+    ignore_window: bool = Field(default=False, description="Goodwill: accept the return after the window closed.")
+
+
 class GuestReturnCreate(_Input):
     """A guest proves the order with its number and the email it was placed with."""
 

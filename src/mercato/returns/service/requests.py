@@ -78,7 +78,8 @@ async def _check_exchange_variants(session: AsyncSession, order: orders.Order,
 
 
 async def request_return(session: AsyncSession, order_id: uuid.UUID, lines: Sequence[schemas.ReturnLineIn], *,
-                         note: str | None, requested_by: str, actor: Principal | None = None) -> schemas.Return:
+                         note: str | None, requested_by: str, actor: Principal | None = None,
+                         ignore_window: bool = False) -> schemas.Return:
     """Ask to send back delivered units of an order's lines, with a reason each (optionally an
     exchange variant). Only a delivered order, within the shop's window from its delivery; never
     more units than were delivered and are not yet returned or asked back in another open return."""
@@ -87,7 +88,8 @@ async def request_return(session: AsyncSession, order_id: uuid.UUID, lines: Sequ
     order = await orders.get_order(session, order_id)
     settings = await get_settings(session)
     delivered = delivered_at(order)
-    domain.check_returnable_order(order.status, delivered, now(), settings.window_days)
+    # Staff may accept a late return as a goodwill gesture; delivery is still required.
+    domain.check_returnable_order(order.status, delivered, now(), None if ignore_window else settings.window_days)
     pending = await repository.open_quantities(session, tenant, order.id)
     stock = {x.id: LineStock(x.quantity_fulfilled, x.quantity_returned, pending.get(x.id, 0)) for x in order.lines}
     domain.check_quantities(stock, [(x.order_line_id, x.quantity) for x in lines])
