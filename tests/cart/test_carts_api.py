@@ -225,3 +225,14 @@ async def test_carts_are_isolated_between_tenants(client, db, make_tenant) -> No
     assert r.status_code == 422 and r.json()["code"] == "variant_unavailable"
     async with db.tenant_transaction(b.id) as s:
         assert (await s.execute(text("SELECT count(*) FROM carts WHERE id = :i"), {"i": cart["id"]})).scalar() == 0
+
+
+async def test_many_customers_create_carts_in_a_row(client, tenant) -> None:  # type: ignore[no-untyped-def]
+    """The ON CONFLICT of the customer's cart names the partial unique index by its literal
+    predicate: with bound parameters it stopped matching once PostgreSQL switched the prepared
+    statement to a generic plan (the 6th execution on a connection) and answered 500."""
+    for _ in range(9):
+        who = await customer_headers(client, tenant)
+        r = await client.post(C, headers=who["headers"])
+        assert r.status_code == 201, r.text
+        assert (await client.post(C, headers=who["headers"])).status_code == 200
