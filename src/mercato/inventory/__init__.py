@@ -6,11 +6,26 @@ the catalog uses ``availability`` (installed as ``app.state.availability_provide
 """
 
 from mercato.inventory.domain import ReservationStatus, StockStatus
-from mercato.inventory.errors import InsufficientStock, ReservationNotFound, VariantNotFound, VariantNotSellable
+from mercato.inventory.errors import (
+    InsufficientStock,
+    LocationNotFound,
+    ReservationNotFound,
+    VariantNotFound,
+    VariantNotSellable,
+)
 from mercato.inventory.schemas import Reservation, ReservedVariant
-from mercato.inventory.service import availability, commit, extend, get_reservation, release, reserve
+from mercato.inventory.service import (
+    availability,
+    commit,
+    commit_lines,
+    extend,
+    get_location,
+    get_reservation,
+    release,
+    reserve,
+)
 from mercato.inventory.tasks import RELEASE_EXPIRED_INTERVAL_SECONDS, release_expired, run_release_expired
 
-__all__ = ["RELEASE_EXPIRED_INTERVAL_SECONDS", "InsufficientStock", "Reservation", "ReservationNotFound", "ReservationStatus", "ReservedVariant",
-           "StockStatus", "VariantNotFound", "VariantNotSellable", "availability", "commit", "extend",
-           "get_reservation", "release", "release_expired", "reserve", "run_release_expired"]
+__all__ = ["RELEASE_EXPIRED_INTERVAL_SECONDS", "InsufficientStock", "LocationNotFound", "Reservation", "ReservationNotFound", "ReservationStatus", "ReservedVariant",
+           "StockStatus", "VariantNotFound", "VariantNotSellable", "availability", "commit", "commit_lines", "extend",
+           "get_location", "get_reservation", "release", "release_expired", "reserve", "run_release_expired"]
