@@ -166,3 +166,43 @@ def pdf_text(pdf: bytes) -> str:
 
 def pdf_pages(pdf: bytes) -> int:
     return len(re.findall(rb"/Type\s*/Page(?!s)", pdf))
+
+
+def decode_code128(pdf: bytes, bar_height: float = 50.4) -> str:
+    """Read back the Code 128 barcode drawn in a label: bar rectangles (``x y w h re``) of the
+    barcode's height → bar/space widths in modules → symbol values (the standard width table, as
+    reportlab ships it) → the checksum is verified → text (code sets B and C)."""
+    from reportlab.graphics.barcode.code128 import _patterns
+
+    content = b"\n".join(pdf_streams(pdf))
+    bars = sorted((float(x), float(w)) for x, _y, w, h in
+                  re.findall(rb"([\d.\-]+) ([\d.\-]+) ([\d.\-]+) ([\d.\-]+) re", content)
+                  if abs(float(h) - bar_height) < 0.01)
+    module = min(w for _, w in bars)
+    widths: list[int] = []
+    for i, (x, w) in enumerate(bars):
+        widths.append(round(w / module))
+        if i + 1 < len(bars):
+            widths.append(round((bars[i + 1][0] - x - w) / module))
+    by_widths = {tuple("ABCD".index(c.upper()) + 1 for c in p): v for v, p in _patterns.items()}
+    values, i = [], 0
+    while i < len(widths):
+        size = 7 if i + 7 == len(widths) else 6  # the stop symbol has a seventh (bar) element
+        values.append(by_widths[tuple(widths[i:i + size])])
+        i += size
+    start, *data, check, stop = values
+    assert stop == 106 and start in (103, 104, 105)
+    assert (start + sum(i * v for i, v in enumerate(data, 1))) % 103 == check, "checksum"
+    text, code = "", {103: "A", 104: "B", 105: "C"}[start]
+    for v in data:
+        if code == "C" and v < 100:
+            text += f"{v:02d}"
+        elif code in "AB" and v == 99:
+            code = "C"
+        elif v == 100:
+            code = "B"
+        elif v == 101:
+            code = "A"
+        else:
+            text += chr(v + 32) if code == "B" or v < 64 else chr(v - 64)
+    return text

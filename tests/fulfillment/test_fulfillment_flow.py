@@ -10,6 +10,7 @@ from commerce_helpers import customer_headers
 from fulfillment_helpers import (
     API,
     create,
+    decode_code128,
     events,
     label,
     ledger,
@@ -67,6 +68,7 @@ async def test_split_shipments_from_two_locations_to_delivery(client, tenant, db
     for expected in ("Ann Buyer", "1 Market St", "San Francisco", order["number"], tn, "East DC", s["skus"]["Red"]):
         assert expected in text, (expected, text)
     assert labelled["label_url"] == f"{API}/shipments/{first['id']}/label"
+    assert decode_code128(pdf.content) == tn  # the barcode's bars really encode the tracking number
 
     # --- ship the first parcel: order partially shipped, stock sold at East only
     assert await level(client, tenant, s["variants"]["Red"], east) == (3, 2)
