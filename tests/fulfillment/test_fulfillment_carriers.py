@@ -94,18 +94,19 @@ async def test_failing_carrier_is_retried_with_backoff_then_succeeds(client, ten
     delay1 = (due1 - datetime.now(UTC)).total_seconds()
     assert cfg.fulfillment_retry_base_seconds / 2 - 5 <= delay1 <= cfg.fulfillment_retry_base_seconds + 1
 
-    # not due yet: the job leaves it alone
-    assert await fulfillment.retry_labels(db, worker_db, now=due1 - timedelta(seconds=1)) == {}
+    # not due yet: the job leaves it alone (the job sees every shop's due retries: assert on ours)
+    await fulfillment.retry_labels(db, worker_db, now=due1 - timedelta(seconds=1))
+    assert len(carrier.calls) == 1
     # due: attempt 2 fails, the next delay doubles (exponential, jittered within [c/2, c])
     out = await fulfillment.retry_labels(db, worker_db, now=due1 + timedelta(seconds=1))
-    assert out.get("retry") == 1
+    assert out.get("retry", 0) >= 1 and len(carrier.calls) == 2
     second = await ok(await client.get(f"{API}/shipments/{parcel['id']}", headers=tenant.admin_headers))
     due2 = datetime.fromisoformat(second["label_next_attempt_at"])
     delay2 = (due2 - (due1 + timedelta(seconds=1))).total_seconds()
     assert second["label_attempts"] == 2 and 60 - 0.01 <= delay2 <= 120 + 0.01
     # attempt 3 succeeds
     out = await fulfillment.retry_labels(db, worker_db, now=due2 + timedelta(seconds=1))
-    assert out.get("created") == 1
+    assert out.get("created", 0) >= 1
     done = await ok(await client.get(f"{API}/shipments/{parcel['id']}", headers=tenant.admin_headers))
     assert done["status"] == "label_created" and done["tracking_number"] == "FLK3"
     assert done["label_attempts"] == 3 and done["label_next_attempt_at"] is None and done["label_last_error"] is None
@@ -171,3 +172,6 @@ async def test_open_circuit_fails_fast_with_503(client, tenant, db, worker_db, f
     assert later["label_attempts"] == 1 and datetime.fromisoformat(later["label_next_attempt_at"]) > due
     # other carriers have their own circuit
     assert breaker_for("carrier:simulated", failure_threshold=2, reset_timeout=600).state is BreakerState.CLOSED
+    for parcel in (one, two):  # leave no due retries behind for other tests' job runs
+        await ok(await client.post(f"{API}/shipments/{parcel['id']}/transitions", headers=tenant.admin_headers,
+                                   json={"to": "cancelled"}))
