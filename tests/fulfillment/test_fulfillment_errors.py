@@ -9,6 +9,8 @@ import uuid
 
 from fulfillment_helpers import API, create, label, ledger, level, ok, packed, paid_order, ship, shop, step, track
 
+from mercato.platform.events import Relay
+
 
 async def test_bad_input_is_a_clear_problem(client, tenant, make_tenant) -> None:  # type: ignore[no-untyped-def]
     s = await shop(client, tenant)
@@ -86,15 +88,23 @@ async def test_bad_input_is_a_clear_problem(client, tenant, make_tenant) -> None
     assert [x["id"] for x in listed["items"]] == [parcel["id"]]
 
 
-async def test_cancelled_order_cannot_be_fulfilled(client, tenant) -> None:  # type: ignore[no-untyped-def]
+async def test_cancelled_order_cannot_be_fulfilled_and_its_open_parcels_are_cancelled(client, tenant, db,  # type: ignore[no-untyped-def]
+                                                                                       worker_db) -> None:
     s = await shop(client, tenant)
-    order = await paid_order(client, tenant, s, {"Red": 1})
+    order = await paid_order(client, tenant, s, {"Red": 2})
+    parcel = await create(client, tenant, order["id"], {"carrier": "manual"})
+    await step(client, tenant, parcel["id"], "picked")
     await ok(await client.post(f"{API}/orders/{order['id']}/cancel", headers=tenant.admin_headers,
                                json={"reason": "customer called"}))
     r = await client.post(f"{API}/orders/{order['id']}/shipments", headers=tenant.admin_headers,
                           json={"carrier": "manual"})
     assert r.status_code == 409 and r.json()["code"] == "order_not_fulfillable"
     assert r.json()["order_status"] == "cancelled"
+    # order.cancelled reaches fulfillment through the outbox: the parcel still in the warehouse is cancelled
+    await Relay(worker_db, db).drain()
+    after = await ok(await client.get(f"{API}/shipments/{parcel['id']}", headers=tenant.admin_headers))
+    assert after["status"] == "cancelled" and after["cancelled_at"]
+    assert after["history"][-1]["source"] == "system" and "customer called" in after["history"][-1]["message"]
 
 
 async def test_two_parcels_racing_for_the_same_units_only_one_wins(client, tenant) -> None:  # type: ignore[no-untyped-def]

@@ -8,6 +8,7 @@ cases below. The retry job is :func:`run_retry_labels` (registered by the app).
 """
 
 from mercato.fulfillment import carriers
+from mercato.fulfillment import handlers as _handlers  # noqa: F401  (registers event subscribers)
 from mercato.fulfillment.carriers import Carrier, CarrierError, Label, LabelRequest
 from mercato.fulfillment.carriers import register as register_carrier
 from mercato.fulfillment.carriers import unregister as unregister_carrier

@@ -179,15 +179,16 @@ def assign_holds(lines: Iterable[tuple[uuid.UUID, uuid.UUID, int]],
     """Per order line ``(line_id, variant_id, units still to ship)``, the locations holding its units:
     a variant's held units (``holds``: per variant ``[(location_id, units)]``) go to its lines in
     order."""
-    left = {v: [list(x) for x in h] for v, h in holds.items()}
+    left = {v: [(loc, units) for loc, units in h] for v, h in holds.items()}
     out: dict[uuid.UUID, list[tuple[uuid.UUID, int]]] = {}
     for line_id, variant_id, units in lines:
         need = units
-        for pair in left.get(variant_id, []):
-            take = min(need, pair[1])
+        pairs = left.get(variant_id, [])
+        for i, (location_id, free) in enumerate(pairs):
+            take = min(need, free)
             if take > 0:
-                out.setdefault(line_id, []).append((pair[0], take))
-                pair[1] -= take
+                out.setdefault(line_id, []).append((location_id, take))
+                pairs[i] = (location_id, free - take)
                 need -= take
         out.setdefault(line_id, [])
     return out

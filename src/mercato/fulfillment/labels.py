@@ -12,11 +12,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from reportlab.graphics import renderPDF
-from reportlab.graphics.barcode import code128, qr
-from reportlab.graphics.shapes import Drawing
-from reportlab.lib.units import inch
-from reportlab.pdfgen import canvas
+from reportlab.graphics import renderPDF  # type: ignore[import-untyped]
+from reportlab.graphics.barcode import code128, qr  # type: ignore[import-untyped]
+from reportlab.graphics.shapes import Drawing  # type: ignore[import-untyped]
+from reportlab.lib.units import inch  # type: ignore[import-untyped]
+from reportlab.pdfgen import canvas  # type: ignore[import-untyped]
 
 PAGE = (4 * inch, 6 * inch)
 MEDIA_TYPE = "application/pdf"

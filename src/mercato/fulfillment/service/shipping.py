@@ -26,6 +26,9 @@ from mercato.platform.security import Principal
 async def _ship(session: AsyncSession, shipment: Shipment, *, actor: Principal | None, reason: str | None,
                 source: str, occurred_at: datetime | None = None, location: str | None = None) -> None:
     domain.check_transition(shipment.status, ShipmentStatus.SHIPPED, shipped=shipped_once(shipment))
+    # Serialize with shipment creation for this order: a parcel being created must not count these
+    # units as both "still open here" and "not shipped yet" across our commit.
+    await repository.lock_order(session, shipment.order_id)
     items = await repository.items_of(session, [shipment.id])
     order = await orders.mark_lines_shipped(
         session, shipment.order_id, {i.order_line_id: i.quantity for i in items}, actor=actor,

@@ -213,7 +213,8 @@ async def commit_lines(session: AsyncSession, reservation_id: uuid.UUID | None,
                         reason="sale" if sell else "release", reservation_id=res_id, reference=ref)
     if shortages:
         raise InsufficientStock([{"variant_id": v, "requested": q,
-                                  "available": max(0, (lv.on_hand - lv.reserved) if (lv := book.find(v, loc)) else 0)}
+                                  "available": max(0, (lv.on_hand - lv.reserved)
+                                                   if loc is not None and (lv := book.find(v, loc)) else 0)}
                                  for (v, loc), q in shortages.items()], location_id=str(shipped[0][1]))
     await book.finish()
     if reservation is None or reservation.status != ReservationStatus.ACTIVE:
