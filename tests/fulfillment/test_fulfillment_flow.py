@@ -24,8 +24,10 @@ from fulfillment_helpers import (
     shop,
     track,
 )
+from sqlalchemy import text
 
 import mercato.realtime.domain as rt
+from mercato.platform.events import Relay
 
 
 async def test_split_shipments_from_two_locations_to_delivery(client, tenant, db, worker_db) -> None:  # type: ignore[no-untyped-def]
@@ -64,9 +66,9 @@ async def test_split_shipments_from_two_locations_to_delivery(client, tenant, db
     pdf = await client.get(f"{API}/shipments/{first['id']}/label", headers=h)
     assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
     assert pdf.content.startswith(b"%PDF") and pdf_pages(pdf.content) == 1 and len(pdf.content) > 2000
-    text = pdf_text(pdf.content)
+    label_text = pdf_text(pdf.content)
     for expected in ("Ann Buyer", "1 Market St", "San Francisco", order["number"], tn, "East DC", s["skus"]["Red"]):
-        assert expected in text, (expected, text)
+        assert expected in label_text, (expected, label_text)
     assert labelled["label_url"] == f"{API}/shipments/{first['id']}/label"
     assert decode_code128(pdf.content) == tn  # the barcode's bars really encode the tracking number
 
@@ -138,5 +140,12 @@ async def test_split_shipments_from_two_locations_to_delivery(client, tenant, db
     delivery = rt.delivery_for_event(envelope)
     assert delivery is not None and str(delivery.customer_id) == order["customer"]["user_id"]
     assert "orders" in delivery.rooms
+    # one "shipped" email per parcel (order.partially_shipped, then order.shipped), with its tracking
+    await Relay(worker_db, db).drain()
+    async with db.tenant_transaction(tenant.id) as session:
+        mails = (await session.execute(text(
+            "SELECT recipient, template FROM notification_log WHERE template = 'order_shipped' ORDER BY created_at"
+        ))).all()
+    assert [(m.recipient, m.template) for m in mails] == [(order["customer"]["email"], "order_shipped")] * 2
     stranger = await customer_headers(client, tenant)
     assert (await client.get(f"{API}/orders/mine/{oid}/shipments", headers=stranger["headers"])).status_code == 404

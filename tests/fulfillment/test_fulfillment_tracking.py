@@ -35,6 +35,18 @@ async def test_pickup_scan_ships_and_a_failed_delivery_returns(client, tenant, w
     assert back["status"] == "returned" and back["allowed_transitions"] == []
     o = await ok(await client.get(f"{API}/orders/{order['id']}", headers=tenant.admin_headers))
     assert o["status"] == "shipped"  # a returned parcel never delivers the order
+    # the guest follows the parcel with the order number and email (both must match)
+    sf = tenant.storefront_headers
+    theirs = await ok(await client.get(f"{API}/orders/lookup/shipments", headers=sf,
+                                       params={"number": o["number"].lower(), "email": o["email"]}))
+    [p] = theirs["items"]
+    assert p["status"] == "returned" and p["tracking_number"] == picked_up["tracking_number"]
+    assert [u["status"] for u in p["tracking"]] == ["shipped", "in_transit", "in_transit", "failed", "returned"]
+    wrong = await client.get(f"{API}/orders/lookup/shipments", headers=sf,
+                             params={"number": o["number"], "email": "someone@else.example"})
+    assert wrong.status_code == 404
+    nameless = await client.get(f"{API}/orders/lookup/shipments", params={"number": o["number"], "email": o["email"]})
+    assert nameless.status_code == 422 and nameless.json()["code"] == "tenant_required"
     types = [e.type for e in await events(worker_db, tenant.id, ("shipment.",))
              if e.data["shipment_id"] == parcel["id"]]
     assert types[-5:] == ["shipment.shipped", "shipment.in_transit", "shipment.tracking_updated", "shipment.failed",

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query, Response, status
 
 from mercato.fulfillment import service
 from mercato.fulfillment.auth import FulfillmentRead, FulfillmentWrite, OwnOrders, ShipmentsTrack
+from mercato.fulfillment.errors import TenantRequired
 from mercato.fulfillment.schemas import (
     Allocation,
     CustomerShipmentList,
@@ -22,13 +23,24 @@ from mercato.fulfillment.schemas import (
     TrackingEventIn,
 )
 from mercato.fulfillment.schemas import Shipment as ShipmentOut
-from mercato.platform.auth import PermissionDenied
+from mercato.platform.auth import PermissionDenied, Public
 from mercato.platform.db import SessionDep
 from mercato.platform.errors import problem_schema_responses
 from mercato.platform.pagination import PageDep
 from mercato.platform.security import Principal
 
 router = APIRouter(tags=["fulfillment"])
+
+
+@router.get("/orders/lookup/shipments", response_model=CustomerShipmentList,
+            summary="A guest's parcels with tracking: the order number and the email it was placed with must match",
+            responses=problem_schema_responses(404, 422))
+async def guest_shipments(session: SessionDep, principal: Public,
+                          number: Annotated[str, Query(min_length=1, max_length=32)],
+                          email: Annotated[str, Query(min_length=3, max_length=320)]) -> CustomerShipmentList:
+    if principal.tenant_id is None:
+        raise TenantRequired()
+    return await service.guest_shipments(session, number, email)
 
 
 @router.get("/orders/{order_id}/fulfillment", response_model=Allocation,
@@ -131,3 +143,4 @@ def _customer_id(principal: Principal) -> uuid.UUID:
             responses=problem_schema_responses(401, 403, 404))
 async def my_shipments(order_id: uuid.UUID, session: SessionDep, principal: OwnOrders) -> CustomerShipmentList:
     return await service.customer_shipments(session, _customer_id(principal), order_id)
+

@@ -7,7 +7,7 @@ from typing import Any
 from mercato.platform.errors import Conflict, IllegalTransition, NotFound, ServiceUnavailable, ValidationFailed
 
 __all__ = ["CarrierUnavailable", "IllegalTransition", "LocationRequired", "OrderNotFulfillable", "QuantityExceedsRemaining",
-           "ShipmentLabelMissing", "ShipmentNotFound", "UnknownCarrier", "UnknownLocation", "UnknownOrderLine"]
+           "ShipmentLabelMissing", "ShipmentNotFound", "TenantRequired", "UnknownCarrier", "UnknownLocation", "UnknownOrderLine"]
 
 
 class ShipmentNotFound(NotFound):
@@ -42,6 +42,10 @@ class QuantityExceedsRemaining(Conflict):
 
 class OrderNotFulfillable(Conflict):
     code, title = "order_not_fulfillable", "This order cannot be fulfilled in its current status"
+
+
+class TenantRequired(ValidationFailed):
+    code, title = "tenant_required", "This request must name a shop (API key, host or X-Mercato-Tenant)"
 
 
 class CarrierUnavailable(ServiceUnavailable):

@@ -7,12 +7,13 @@ from mercato.fulfillment.service.shipments import (
     create_shipment,
     customer_shipments,
     get_shipment,
+    guest_shipments,
     list_shipments,
     shipments_of_order,
     transition,
 )
 from mercato.fulfillment.service.shipping import record_tracking, ship
 
-__all__ = ["allocation", "attempt_label", "create_label", "create_shipment", "customer_shipments", "get_shipment",
+__all__ = ["allocation", "attempt_label", "create_label", "create_shipment", "customer_shipments", "get_shipment", "guest_shipments",
            "label_document", "list_shipments", "record_tracking", "retry_due_label", "ship", "shipments_of_order",
            "transition", "view", "views"]

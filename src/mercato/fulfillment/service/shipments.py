@@ -233,6 +233,16 @@ async def customer_shipments(session: AsyncSession, customer_id: uuid.UUID,
                              order_id: uuid.UUID) -> schemas.CustomerShipmentList:
     """A customer's parcels of their own order, with tracking: those that left the warehouse."""
     await orders.get_customer_order(session, customer_id, order_id)  # 404 unless it is theirs
+    return await _parcels_for_customer(session, order_id)
+
+
+async def guest_shipments(session: AsyncSession, number: str, email: str) -> schemas.CustomerShipmentList:
+    """A guest's parcels, found with the order number **and** the email it was placed with."""
+    order = await orders.lookup_guest_order(session, number, email)  # 404 unless both match
+    return await _parcels_for_customer(session, order.id)
+
+
+async def _parcels_for_customer(session: AsyncSession, order_id: uuid.UUID) -> schemas.CustomerShipmentList:
     shipments = [s for s in await repository.of_order(session, order_id) if s.shipped_at is not None]
     ids = [s.id for s in shipments]
     items: dict[uuid.UUID, list[schemas.ShipmentItem]] = {i: [] for i in ids}

@@ -24,7 +24,8 @@ from mercato.platform.security import Principal
 
 
 async def _ship(session: AsyncSession, shipment: Shipment, *, actor: Principal | None, reason: str | None,
-                source: str, occurred_at: datetime | None = None, location: str | None = None) -> None:
+                source: str, occurred_at: datetime | None = None, location: str | None = None,
+                carrier_event_id: str | None = None) -> None:
     domain.check_transition(shipment.status, ShipmentStatus.SHIPPED, shipped=shipped_once(shipment))
     # Serialize with shipment creation for this order: a parcel being created must not count these
     # units as both "still open here" and "not shipped yet" across our commit.
@@ -38,7 +39,7 @@ async def _ship(session: AsyncSession, shipment: Shipment, *, actor: Principal |
                                  [(i.variant_id, shipment.location_id, i.quantity) for i in items],
                                  reference=f"order:{shipment.order_number}/shipment:{shipment.sequence}", actor=actor)
     await move(session, shipment, ShipmentStatus.SHIPPED, source=source, actor=actor, reason=reason,
-               occurred_at=occurred_at, location=location)
+               occurred_at=occurred_at, location=location, carrier_event_id=carrier_event_id)
 
 
 async def ship(session: AsyncSession, shipment_id: uuid.UUID, *, actor: Principal | None = None,
@@ -87,14 +88,9 @@ async def record_tracking(session: AsyncSession, shipment_id: uuid.UUID, data: s
     for i, step in enumerate(path):
         last = i == len(path) - 1
         if step == ShipmentStatus.SHIPPED:
-            await _ship(session, shipment, actor=actor, reason="picked up by the carrier", source=source,
-                        occurred_at=data.occurred_at, location=data.location)
-            if not last:
-                continue
-            if data.event_id:  # the shipping move carried no carrier id: remember it for dedup
-                await history(session, shipment, "tracking", source=source, actor=actor, to_status=shipment.status,
-                              message=data.description, location=data.location, carrier_event_id=data.event_id,
-                              occurred_at=data.occurred_at)
+            await _ship(session, shipment, actor=actor, reason=data.description or "picked up by the carrier",
+                        source=source, occurred_at=data.occurred_at, location=data.location,
+                        carrier_event_id=data.event_id if last else None)
             continue
         await move(session, shipment, ShipmentStatus(step), source=source, actor=actor, reason=data.description,
                    location=data.location, occurred_at=data.occurred_at,
