@@ -7,7 +7,10 @@ from __future__ import annotations
 import asyncio
 import logging
 
+import pytest
 from fulfillment_helpers import API, create, events, label, level, ok, packed, paid_order, shop, track
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 
 import mercato.fulfillment as fulfillment
 
@@ -113,3 +116,14 @@ async def test_retry_job_entry_point_logs_and_survives_a_broken_carrier(client, 
                                    json={"to": "cancelled"}))  # no due retry left behind for other tests
     finally:
         fulfillment.unregister_carrier(carrier.name)
+
+
+async def test_worker_role_sees_only_what_the_retry_scan_needs(worker_db) -> None:  # type: ignore[no-untyped-def]
+    """The retry job lists due retries as the worker role: four columns of ``shipments``, nothing else."""
+    async with worker_db.transaction() as s:
+        await s.execute(text("SELECT tenant_id, id, status, label_next_attempt_at FROM shipments LIMIT 1"))
+    for sql in ("SELECT tracking_number FROM shipments LIMIT 1", "SELECT 1 FROM shipment_labels LIMIT 1",
+                "SELECT 1 FROM shipment_items LIMIT 1"):
+        with pytest.raises(DBAPIError, match="permission denied"):
+            async with worker_db.transaction() as s:
+                await s.execute(text(sql))
