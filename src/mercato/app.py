@@ -9,6 +9,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
+import mercato.fulfillment as fulfillment
 import mercato.inventory as inventory
 import mercato.notifications as notifications
 import mercato.orders as orders
@@ -45,6 +46,7 @@ OPENAPI_TAGS = [
     {"name": "shipping", "description": "Shipping zones and methods with rates."},
     {"name": "checkout", "description": "Checkouts: addresses, shipping, coupons, payment, completion."},
     {"name": "orders", "description": "Orders: customers' own, guest lookup, staff management."},
+    {"name": "fulfillment", "description": "Allocation, shipments (pick, pack, label, ship), carriers, tracking."},
     {"name": "returns", "description": "Returns and exchanges: requests, RMA, receipt with restock, refunds."},
     {"name": "notifications", "description": "Messages to customers and staff; template overrides."},
     {"name": "webhooks", "description": "Outbound webhook endpoints, deliveries, replay."},
@@ -101,6 +103,8 @@ def create_app(settings: Settings | None = None, *, urls: DatabaseUrls | None = 
     worker.register_periodic("webhooks.send_due", webhooks.SEND_INTERVAL_SECONDS, webhooks.run_send_due)
     worker.register_periodic("notifications.retry_failed", notifications.RETRY_INTERVAL_SECONDS,
                              notifications.run_retry_failed)
+    worker.register_periodic("fulfillment.retry_labels", fulfillment.retry_interval_seconds(),
+                             fulfillment.run_retry_labels)
     app.state.limiter = Limiter(settings)
     app.state.run_background = settings.run_worker_in_process if start_background is None else start_background
     install_error_handlers(app)
@@ -125,6 +129,7 @@ def _include_routers(app: FastAPI) -> None:
     from mercato.cart import endpoints as cart_endpoints
     from mercato.catalog import endpoints as catalog_endpoints
     from mercato.checkout import endpoints as checkout_endpoints
+    from mercato.fulfillment import endpoints as fulfillment_endpoints
     from mercato.identity import endpoints as identity_endpoints
     from mercato.inventory import endpoints as inventory_endpoints
     from mercato.notifications import endpoints as notifications_endpoints
@@ -153,6 +158,7 @@ def _include_routers(app: FastAPI) -> None:
     app.include_router(cart_endpoints.router, prefix=API_PREFIX)
     app.include_router(checkout_endpoints.router, prefix=API_PREFIX)
     app.include_router(orders_endpoints.router, prefix=API_PREFIX)
+    app.include_router(fulfillment_endpoints.router, prefix=API_PREFIX)
     app.include_router(returns_endpoints.router, prefix=API_PREFIX)
     app.include_router(notifications_endpoints.router, prefix=API_PREFIX)
     app.include_router(webhooks_endpoints.router, prefix=API_PREFIX)

@@ -4,6 +4,7 @@ from mercato.audit import models as _audit  # noqa: F401
 from mercato.cart import models as _cart  # noqa: F401
 from mercato.catalog import models as _catalog  # noqa: F401
 from mercato.checkout import models as _checkout  # noqa: F401
+from mercato.fulfillment import models as _fulfillment  # noqa: F401
 from mercato.identity import models as _identity  # noqa: F401
 from mercato.inventory import models as _inventory  # noqa: F401
 from mercato.notifications import models as _notifications  # noqa: F401

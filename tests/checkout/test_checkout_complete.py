@@ -10,8 +10,8 @@ from checkout_helpers import API, DECLINED_CARD, GOOD_CARD, complete, ready_chec
 from commerce_helpers import customer_headers, make_product, outbox
 from sqlalchemy import text
 
-from mercato.payments.breaker import breaker_for, reset_all
 from mercato.payments.config import get_payment_settings
+from mercato.platform.breaker import breaker_for, reset_all
 
 
 async def _scalar(db, tenant_id, sql: str, **params):  # type: ignore[no-untyped-def]

@@ -162,7 +162,7 @@ async def test_reservation_endpoints(client, tenant, db) -> None:
         "lines": [{"variant_id": str(variant), "quantity": 2}], "expires_in_seconds": 60, "reference": "chk_1"})
     assert r.status_code == 201, r.text
     rid = r.json()["id"]
-    assert r.json()["lines"][0]["allocations"] == [{"location_id": loc, "quantity": 2}]
+    assert r.json()["lines"][0]["allocations"] == [{"location_id": loc, "quantity": 2, "committed": 0}]
     assert (await client.get(f"{API}/inventory/reservations/{rid}", headers=h)).json()["status"] == "active"
     ext = await client.post(f"{API}/inventory/reservations/{rid}/extend", headers=h, json={"expires_in_seconds": 600})
     assert ext.status_code == 200 and ext.json()["expires_at"] > r.json()["expires_at"]

@@ -59,7 +59,7 @@ async def test_template_override_crud_and_validation(client, tenant) -> None:
 
     defaults = (await client.get(f"{API}/notification-templates/defaults", headers=h)).json()["items"]
     by_key = {d["key"]: d["locales"] for d in defaults}
-    assert len(by_key) == 14 and by_key["order_confirmation"] == ["en", "de"] and "fr" in by_key["welcome"]
+    assert len(by_key) == 15 and by_key["order_confirmation"] == ["en", "de"] and "fr" in by_key["welcome"]
 
 
 async def test_customers_cannot_manage_templates_or_read_the_log(client, tenant) -> None:

@@ -21,8 +21,8 @@ from payments_helpers import STRIPE_TEST_KEY, WEBHOOK_SECRET
 from sqlalchemy import text
 
 from mercato.app import create_app
-from mercato.payments import breaker
 from mercato.payments.config import get_payment_settings
+from mercato.platform import breaker
 from mercato.platform.db import Database
 from mercato.platform.embedded import DatabaseUrls
 from mercato.settings import Settings

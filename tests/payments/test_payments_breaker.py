@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from mercato.payments.breaker import BreakerState, CircuitBreaker, CircuitOpen, GatewayFailure
+from mercato.platform.breaker import BreakerState, CircuitBreaker, CircuitOpen, GatewayFailure
 
 
 class Clock:

@@ -15,8 +15,8 @@ import stripe
 from payments_helpers import STRIPE_TEST_KEY
 
 import mercato.payments as payments
-from mercato.payments.breaker import BreakerState, breaker_for
 from mercato.payments.errors import PaymentGatewayUnavailable
+from mercato.platform.breaker import BreakerState, breaker_for
 
 pytestmark = [pytest.mark.slow,  # the SDK passes raw bytes with data=, which httpx deprecates
               pytest.mark.filterwarnings("ignore:Use .content=:DeprecationWarning")]

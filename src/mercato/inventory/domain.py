@@ -171,6 +171,88 @@ def allocate(demand: Mapping[uuid.UUID, int], levels: Iterable[LevelSnapshot],
     return ([] if shortages else allocations), shortages
 
 
+# --------------------------------------------------------------------------- partial commits
+
+
+@dataclass(frozen=True)
+class HeldLine:
+    """A reservation line as a partial commit sees it: ``held`` units not yet sold."""
+
+    line_id: uuid.UUID
+    variant_id: uuid.UUID
+    location_id: uuid.UUID | None  # None: backordered
+    held: int
+
+
+@dataclass(frozen=True)
+class CommitStep:
+    """One movement of a partial commit.
+
+    ``kind``: ``sell_held`` (units held at the shipping location leave: on hand and reserved
+    drop), ``release_held`` (units held at *another* location are freed there: reserved drops),
+    ``consume_backorder`` (backordered units are fulfilled), ``sell_free`` (units leave the
+    shipping location's free stock: on hand drops, so they must be available there).
+    ``line_id`` names the reservation line consumed (None for ``sell_free``)."""
+
+    kind: str
+    variant_id: uuid.UUID
+    location_id: uuid.UUID | None
+    quantity: int
+    line_id: uuid.UUID | None = None
+
+
+def plan_partial_commit(lines: Iterable[HeldLine],
+                        shipped: Iterable[tuple[uuid.UUID, uuid.UUID, int]]) -> list[CommitStep]:
+    """How ``shipped`` ``[(variant_id, location_id, quantity)]`` units leave, given what is held.
+
+    Per shipped line: first the units held for the variant at that location are sold; then units
+    held for it elsewhere are released there and sold from the shipping location's free stock
+    (the parcel left from here, so the hold over there is no longer needed); then backordered
+    units of the variant are consumed, also sold from free stock; anything beyond the
+    reservation is sold from free stock too. Selling from free stock needs the units to be
+    available at the shipping location — the service checks that on the locked levels.
+    """
+    lines = list(lines)
+    shipped = list(shipped)
+    remaining = {h.line_id: h.held for h in lines if h.held > 0}
+    ordered = sorted((h for h in lines if h.held > 0),
+                     key=lambda h: (h.location_id is None, str(h.location_id or ""), str(h.line_id)))
+    steps: list[CommitStep] = []
+
+    def take_from(kind: str, candidates: list[HeldLine], variant_id: uuid.UUID, location_id: uuid.UUID,
+                  left: int) -> int:
+        for h in candidates:
+            take = min(left, remaining[h.line_id])
+            if take <= 0:
+                continue
+            remaining[h.line_id] -= take
+            left -= take
+            steps.append(CommitStep(kind, variant_id, h.location_id, take, h.line_id))
+            if kind != "sell_held":
+                steps.append(CommitStep("sell_free", variant_id, location_id, take))
+            if left == 0:
+                break
+        return left
+
+    # First every shipped line takes what is held where it ships from, so that a hold one line
+    # could release elsewhere is never taken from a line shipping from that very place.
+    lefts = []
+    for variant_id, location_id, quantity in shipped:
+        if quantity <= 0:
+            raise ValueError("quantities must be positive")
+        here = [h for h in ordered if h.variant_id == variant_id and h.location_id == location_id]
+        lefts.append(take_from("sell_held", here, variant_id, location_id, quantity))
+    for (variant_id, location_id, _), left in zip(shipped, lefts, strict=True):
+        elsewhere = [h for h in ordered if h.variant_id == variant_id and h.location_id is not None
+                     and h.location_id != location_id]
+        left = take_from("release_held", elsewhere, variant_id, location_id, left) if left else 0
+        backordered = [h for h in ordered if h.variant_id == variant_id and h.location_id is None]
+        left = take_from("consume_backorder", backordered, variant_id, location_id, left) if left else 0
+        if left > 0:
+            steps.append(CommitStep("sell_free", variant_id, location_id, left))
+    return steps
+
+
 # --------------------------------------------------------------------------- status and crossings
 
 

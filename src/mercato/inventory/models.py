@@ -160,6 +160,9 @@ class ReservationLine(Base):
     variant_id: Mapped[uuid.UUID]
     location_id: Mapped[uuid.UUID | None]
     quantity: Mapped[int] = mapped_column(Integer)
+    #: Units of this line already sold by a partial commit (a shipment): ``quantity - quantity_committed``
+    #: are still held.
+    quantity_committed: Mapped[int] = mapped_column(Integer, server_default=text("0"))
     #: Backordered lines only: the restock date shown to the customer.
     backorder_eta: Mapped[date | None]
 
@@ -170,6 +173,7 @@ class ReservationLine(Base):
         ForeignKeyConstraint(["tenant_id", "location_id"], ["stock_locations.tenant_id", "stock_locations.id"],
                              name="fk_inventory_reservation_lines_location", ondelete="RESTRICT"),
         CheckConstraint("quantity > 0", name="quantity_positive"),
+        CheckConstraint("quantity_committed >= 0 AND quantity_committed <= quantity", name="committed_within_quantity"),
         Index("ix_inventory_reservation_lines_reservation", "tenant_id", "reservation_id"),
     )
 

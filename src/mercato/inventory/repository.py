@@ -249,8 +249,16 @@ async def reservation_lines(session: AsyncSession, reservation_ids: Collection[u
         return []
     q = (select(ReservationLine).where(ReservationLine.reservation_id.in_(list(reservation_ids)))
          .order_by(ReservationLine.reservation_id, ReservationLine.variant_id,
-                   ReservationLine.location_id.nulls_last()))
+                   ReservationLine.location_id.nulls_last())
+         .execution_options(populate_existing=True))
     return list((await session.execute(q)).scalars())
+
+
+async def set_committed(session: AsyncSession, line_ids_committed: dict[uuid.UUID, int]) -> None:
+    """Set ``quantity_committed`` of reservation lines (``{line_id: committed}``), one statement per line."""
+    for line_id, committed in line_ids_committed.items():
+        await session.execute(update(ReservationLine).where(ReservationLine.id == line_id)
+                              .values(quantity_committed=committed))
 
 
 async def set_reservation(session: AsyncSession, reservation_id: uuid.UUID, **values: Any) -> Reservation:

@@ -218,6 +218,7 @@ class ReservationRelease(BaseModel):
 class Allocation(BaseModel):
     location_id: uuid.UUID
     quantity: int
+    committed: int = Field(default=0, description="Units already sold from this hold by a partial commit (shipment)")
 
 
 class ReservedVariant(BaseModel):

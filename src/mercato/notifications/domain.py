@@ -17,6 +17,7 @@ TEMPLATE_KEYS: tuple[str, ...] = (
     "welcome", "email_verification", "password_reset", "staff_invitation",
     "order_confirmation", "payment_failed", "order_shipped", "order_delivered", "order_cancelled",
     "order_refunded", "return_approved", "account_deactivated", "low_stock", "webhook_endpoint_disabled",
+    "fulfillment_failed",
 )
 #: Unknown template names render with this one (it lists the context, so nothing is lost).
 FALLBACK_TEMPLATE = "generic"

@@ -271,6 +271,15 @@ async def order_shipped(session: AsyncSession, event: Event) -> list[Outgoing]:
                                 extra=("carrier", "tracking_number", "tracking_url"))
 
 
+@on("order.partially_shipped", "notifications.order_partially_shipped")
+async def order_partially_shipped(session: AsyncSession, event: Event) -> list[Outgoing]:
+    # One "shipped" message per parcel: same template and key as order.shipped (the last parcel).
+    if not event.data.get("shipment_id"):
+        raise Skip("partial shipment without a shipment_id (a staff status update): no parcel to tell about")
+    return await _order_message(session, event, "order_shipped", per="shipment_id",
+                                extra=("carrier", "tracking_number", "tracking_url"))
+
+
 @on("order.delivered", "notifications.order_delivered")
 async def order_delivered(session: AsyncSession, event: Event) -> list[Outgoing]:
     return await _order_message(session, event, "order_delivered")
@@ -309,6 +318,23 @@ async def low_stock(session: AsyncSession, event: Event) -> list[Outgoing]:
             for s in staff if s.email and s.status == "active"]
 
 
+#: Staff roles told about a shipment that could not be fulfilled.
+FULFILLMENT_ROLES = ("owner", "admin", "merchant")
+
+
+@on("fulfillment.failed", "notifications.fulfillment_failed")
+async def fulfillment_failed(session: AsyncSession, event: Event) -> list[Outgoing]:
+    data = event.data
+    if not data.get("shipment_id"):
+        raise Skip("fulfillment.failed without shipment_id")
+    staff = await directory.staff(session, FULFILLMENT_ROLES)
+    context = {k: data.get(k) for k in ("shipment_id", "order_id", "order_number", "sequence", "carrier", "service",
+                                        "step", "attempts", "error")}
+    return [Outgoing("fulfillment_failed", s.email, s.locale, {**context, "first_name": s.first_name},
+                     user_id=s.user_id, key=f"fulfillment_failed:{data['shipment_id']}:{s.user_id or s.email}")
+            for s in staff if s.email and s.status == "active"]
+
+
 @on("webhook_endpoint.disabled", "notifications.webhook_endpoint_disabled")
 async def webhook_endpoint_disabled(session: AsyncSession, event: Event) -> list[Outgoing]:
     data = event.data
@@ -326,7 +352,8 @@ TRIGGERS: dict[str, str] = {
     "user.deactivated": "account_deactivated", "order.paid": "order_confirmation",
     "order.payment_failed": "payment_failed", "payment.failed": "payment_failed", "order.shipped": "order_shipped",
     "order.delivered": "order_delivered", "order.cancelled": "order_cancelled", "order.refunded": "order_refunded",
-    "return.approved": "return_approved", "inventory.low_stock": "low_stock",
+    "order.partially_shipped": "order_shipped", "return.approved": "return_approved",
+    "inventory.low_stock": "low_stock", "fulfillment.failed": "fulfillment_failed",
     "webhook_endpoint.disabled": "webhook_endpoint_disabled",
 }
 

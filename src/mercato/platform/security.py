@@ -186,6 +186,9 @@ class Permission(StrEnum):
     ORDERS_OWN = "orders:own"
     ORDERS_READ = "orders:read"
     ORDERS_WRITE = "orders:write"
+    FULFILLMENT_READ = "fulfillment:read"
+    FULFILLMENT_WRITE = "fulfillment:write"  # shipments: create, pick, pack, label, ship
+    SHIPMENTS_TRACK = "shipments:track"  # report tracking updates (carriers' integrations, staff)
     PAYMENTS_WRITE = "payments:write"
     RETURNS_READ = "returns:read"
     RETURNS_WRITE = "returns:write"  # approve, reject, receive, refund, exchange
@@ -202,9 +205,11 @@ class Permission(StrEnum):
 _STOREFRONT = {Permission.CATALOG_READ, Permission.CART, Permission.CHECKOUT}
 _CUSTOMER = _STOREFRONT | {Permission.PROFILE, Permission.ADDRESSES, Permission.ORDERS_OWN}
 _SUPPORT = _CUSTOMER | {Permission.USERS_READ, Permission.ORDERS_READ, Permission.INVENTORY_READ, Permission.JOBS_READ,
-                        Permission.NOTIFICATIONS_READ, Permission.REALTIME_STAFF, Permission.RETURNS_READ}
+                        Permission.NOTIFICATIONS_READ, Permission.REALTIME_STAFF, Permission.RETURNS_READ,
+                        Permission.FULFILLMENT_READ, Permission.SHIPMENTS_TRACK}
 _MERCHANT = _SUPPORT | {Permission.CATALOG_WRITE, Permission.INVENTORY_WRITE, Permission.ORDERS_WRITE,
-                        Permission.PAYMENTS_WRITE, Permission.NOTIFICATIONS_SEND, Permission.RETURNS_WRITE}
+                        Permission.PAYMENTS_WRITE, Permission.NOTIFICATIONS_SEND, Permission.RETURNS_WRITE,
+                        Permission.FULFILLMENT_WRITE}
 _ADMIN = _MERCHANT | {Permission.USERS_WRITE, Permission.API_KEYS, Permission.AUDIT_READ, Permission.TENANT_SETTINGS,
                       Permission.WEBHOOKS}
 

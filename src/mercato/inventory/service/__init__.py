@@ -17,8 +17,16 @@ from mercato.inventory.service.locations import (
     list_locations,
     update_location,
 )
-from mercato.inventory.service.reservations import commit, expire, extend, get_reservation, release, reserve
+from mercato.inventory.service.reservations import (
+    commit,
+    commit_lines,
+    expire,
+    extend,
+    get_reservation,
+    release,
+    reserve,
+)
 
-__all__ = ["adjust", "availability", "commit", "create_location", "delete_location", "expire", "extend",
+__all__ = ["adjust", "availability", "commit", "commit_lines", "create_location", "delete_location", "expire", "extend",
            "get_location", "get_reservation", "get_settings", "list_ledger", "list_levels", "list_locations",
            "release", "reserve", "update_level", "update_location", "update_settings", "variant_inventory"]

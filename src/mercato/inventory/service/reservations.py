@@ -46,7 +46,8 @@ def _view(reservation: Reservation, lines: Iterable[ReservationLine]) -> schemas
             item.backordered += line.quantity
             item.backorder_eta = line.backorder_eta
         else:
-            item.allocations.append(schemas.Allocation(location_id=line.location_id, quantity=line.quantity))
+            item.allocations.append(schemas.Allocation(location_id=line.location_id, quantity=line.quantity,
+                                                       committed=line.quantity_committed or 0))
     return schemas.Reservation(
         id=reservation.id, status=reservation.status, reference=reservation.reference,  # type: ignore[arg-type]
         expires_at=reservation.expires_at, committed_at=reservation.committed_at,
@@ -129,7 +130,8 @@ async def _unhold(session: AsyncSession, reservation: Reservation, *, sell: bool
     """Give back (or sell) every held unit of a locked reservation; one ledger row per level.
     Returns the lines and the book (whose crossings the caller publishes after its own event)."""
     lines = await repository.reservation_lines(session, [reservation.id])
-    held = [line for line in lines if line.location_id is not None]
+    # Units a partial commit (a shipment) already sold are not held any more.
+    held = [line for line in lines if line.location_id is not None and line.quantity > (line.quantity_committed or 0)]
     settings = await get_settings(session)
     book = await StockBook.lock(session, sorted({line.variant_id for line in held}),
                                 default_threshold=settings.default_low_stock_threshold, actor=actor)
@@ -138,9 +140,12 @@ async def _unhold(session: AsyncSession, reservation: Reservation, *, sell: bool
         level = book.find(line.variant_id, line.location_id)
         if level is None:  # the variant was hard-deleted (its levels cascade): nothing left to give back
             continue
-        book.change(level.id, d_on_hand=-line.quantity if sell else 0, d_reserved=-line.quantity,
+        units = line.quantity - (line.quantity_committed or 0)
+        book.change(level.id, d_on_hand=-units if sell else 0, d_reserved=-units,
                     reason=ledger_reason, reservation_id=reservation.id, reference=reservation.reference)
     await book.finish()
+    if sell and held:
+        await repository.set_committed(session, {line.id: line.quantity for line in held})
     return lines, book
 
 
@@ -156,6 +161,77 @@ async def commit(session: AsyncSession, reservation_id: uuid.UUID, *,
     view = _view(reservation, lines)
     await ev.reservation_event(session, ev.COMMITTED, reservation_id, {
         "reference": reservation.reference, "lines": _lines_data(view)})
+    await book.publish_crossings()
+    return view
+
+
+async def commit_lines(session: AsyncSession, reservation_id: uuid.UUID | None,
+                       shipped: Iterable[tuple[uuid.UUID, uuid.UUID, int]], *, reference: str | None = None,
+                       actor: Principal | None = None) -> schemas.Reservation | None:
+    """Sell exactly ``shipped`` ``[(variant_id, location_id, quantity)]`` units of a reservation (one
+    shipment): ``on_hand -= qty`` and ``reserved -= qty`` at that location (ledger reason ``sale``).
+
+    Units held at another location are released there (ledger ``release``) and sold from the
+    shipping location's free stock instead; so are backordered units and units beyond the
+    reservation (or all units when ``reservation_id`` is None or no longer active). Free stock
+    must be available there, else :class:`InsufficientStock` (409) and nothing changes.
+    The reservation becomes ``committed`` once none of its units is held any more.
+    Lock order as everywhere: the reservation row, then the levels in primary-key order."""
+    shipped = [(v, loc, q) for v, loc, q in shipped]
+    if not shipped or any(q <= 0 for _, _, q in shipped):
+        raise ValidationFailed("a partial commit needs positive quantities", field="lines")
+    reservation = await _locked(session, reservation_id) if reservation_id is not None else None
+    lines: list[ReservationLine] = []
+    if reservation is not None and reservation.status == ReservationStatus.ACTIVE:
+        lines = await repository.reservation_lines(session, [reservation.id])
+    held = [domain.HeldLine(line.id, line.variant_id, line.location_id, line.quantity - (line.quantity_committed or 0))
+            for line in lines]
+    steps = domain.plan_partial_commit(held, shipped)
+    settings = await get_settings(session)
+    book = await StockBook.lock(session, sorted({v for v, _, _ in shipped}),
+                                default_threshold=settings.default_low_stock_threshold, actor=actor)
+    ref = reference or (reservation.reference if reservation is not None else None)
+    res_id = reservation.id if reservation is not None else None
+    committed = {line.id: line.quantity_committed or 0 for line in lines}
+    shortages: dict[tuple[uuid.UUID, uuid.UUID | None], int] = {}
+    for step in steps:
+        if step.line_id is not None:
+            committed[step.line_id] += step.quantity
+        if step.kind == "consume_backorder":
+            continue
+        level = book.find(step.variant_id, step.location_id) if step.location_id is not None else None
+        if step.kind == "sell_free":
+            if level is None or level.on_hand - level.reserved < step.quantity or not book.active[level.id]:
+                key = (step.variant_id, step.location_id)
+                shortages[key] = shortages.get(key, 0) + step.quantity
+                continue
+            book.change(level.id, d_on_hand=-step.quantity, d_reserved=0, reason="sale", reservation_id=res_id,
+                        reference=ref)
+        elif level is not None:  # sell_held / release_held (a hard-deleted variant has no level left)
+            sell = step.kind == "sell_held"
+            book.change(level.id, d_on_hand=-step.quantity if sell else 0, d_reserved=-step.quantity,
+                        reason="sale" if sell else "release", reservation_id=res_id, reference=ref)
+    if shortages:
+        raise InsufficientStock([{"variant_id": v, "requested": q,
+                                  "available": max(0, (lv.on_hand - lv.reserved)
+                                                   if loc is not None and (lv := book.find(v, loc)) else 0)}
+                                 for (v, loc), q in shortages.items()], location_id=str(shipped[0][1]))
+    await book.finish()
+    if reservation is None or reservation.status != ReservationStatus.ACTIVE:
+        await book.publish_crossings()
+        return None
+    before = {line.id: line.quantity_committed or 0 for line in lines}
+    await repository.set_committed(session, {k: v for k, v in committed.items() if v != before[k]})
+    still_held = any(line.location_id is not None and committed[line.id] < line.quantity for line in lines)
+    if not still_held:
+        reservation = await repository.set_reservation(session, reservation.id,
+                                                       status=ReservationStatus.COMMITTED.value, committed_at=_now())
+    fresh = await repository.reservation_lines(session, [reservation.id])
+    view = _view(reservation, fresh)
+    await ev.reservation_event(session, ev.COMMITTED, reservation.id, {
+        "reference": reservation.reference, "partial": still_held,
+        "shipped": [{"variant_id": str(v), "location_id": str(loc), "quantity": q} for v, loc, q in shipped],
+        "lines": _lines_data(view)})
     await book.publish_crossings()
     return view
 

@@ -1,7 +1,7 @@
 """returns
 
 Revision ID: 0014
-Revises: 0012
+Revises: 0013
 Create Date: 2026-11-23
 
 Returns: requests with their lines (RMA, reasons, receipt and restock), the refunds made for
@@ -18,7 +18,7 @@ from sqlalchemy.dialects import postgresql
 from mercato.migrations.helpers import *
 
 revision = "0014"
-down_revision = "0012"
+down_revision = "0013"
 branch_labels = None
 depends_on = None
 

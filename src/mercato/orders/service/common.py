@@ -80,8 +80,10 @@ async def history(session: AsyncSession, order: Order, kind: str, *, actor: Prin
 
 
 async def move(session: AsyncSession, order: Order, target: OrderStatus, *, actor: Principal | None = None,
-               reason: str | None = None, data: dict[str, Any] | None = None) -> None:
-    """One step through the machine: check, change, history, event, audit — same transaction."""
+               reason: str | None = None, data: dict[str, Any] | None = None,
+               event_extra: dict[str, Any] | None = None) -> None:
+    """One step through the machine: check, change, history, event, audit — same transaction.
+    ``event_extra`` goes into the event's data (e.g. the shipment's carrier and tracking)."""
     before = order.status
     domain.check_transition(before, target, facts_of(order))
     order.status = target.value
@@ -91,7 +93,8 @@ async def move(session: AsyncSession, order: Order, target: OrderStatus, *, acto
     await session.flush()
     await history(session, order, "status", actor=actor, from_status=before, to_status=target.value, message=reason,
                   data=data, customer_visible=True)
-    await publish(session, domain.STATUS_EVENTS[target], order, from_status=before, reason=reason)
+    await publish(session, domain.STATUS_EVENTS[target], order, **(event_extra or {}), from_status=before,
+                  reason=reason)
     await audit.record(session, action=domain.STATUS_EVENTS[target], resource_type="order", resource_id=order.id,
                        changes={"status": {"from": before, "to": target.value},
                                 **({"reason": reason} if reason else {})}, actor=actor)

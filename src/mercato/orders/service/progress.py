@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -40,13 +41,19 @@ async def transition(session: AsyncSession, order_id: uuid.UUID, to: str, *, rea
 
 
 async def mark_lines_shipped(session: AsyncSession, order_id: uuid.UUID, quantities: Mapping[uuid.UUID, int], *,
-                             actor: Principal | None = None, reason: str | None = None) -> Order:
+                             actor: Principal | None = None, reason: str | None = None,
+                             shipment: Mapping[str, Any] | None = None, stock_committed: bool = False) -> Order:
     """Record units of lines leaving the warehouse (``{line_id: quantity}``) — for the fulfillment module.
 
     A paid order moves to ``processing`` first (recorded). Then ``partially_shipped`` while units
     remain, ``shipped`` when none do; fulfillment status ``partially_fulfilled`` / ``fulfilled``.
-    The first shipment turns the order's reservation into a sale (``inventory.commit``): the
-    stock leaves ``on_hand`` here, not at payment."""
+    ``shipment`` (``shipment_id``, ``carrier``, ``tracking_number``, ``tracking_url``, …) goes into
+    the ``order.partially_shipped`` / ``order.shipped`` event and the history entry.
+
+    Stock: with ``stock_committed`` the caller already sold exactly these units
+    (``inventory.commit_lines``, per shipment and location: the fulfillment module). Without it
+    (a staff status update), what the order's reservation still holds becomes a sale
+    (``inventory.commit``): the stock leaves ``on_hand`` here, not at payment."""
     order = await load(session, order_id, for_update=True)
     if not quantities:
         raise ShipmentQuantityInvalid("nothing to ship", field="lines")
@@ -67,7 +74,6 @@ async def mark_lines_shipped(session: AsyncSession, order_id: uuid.UUID, quantit
     target = domain.shipment_target(progress)
     # check first: nothing is written for an order that may not ship (pending, cancelled, …)
     domain.check_transition(order.status, target, facts_of(order))
-    first_shipment = order.status == OrderStatus.PROCESSING
     for line_id, qty in quantities.items():
         line = lines[line_id]
         line.quantity_fulfilled += qty
@@ -75,11 +81,13 @@ async def mark_lines_shipped(session: AsyncSession, order_id: uuid.UUID, quantit
     before_fulfillment = order.fulfillment_status
     order.fulfillment_status = domain.derive_fulfillment_status(progress).value
     shipped = {str(k): v for k, v in quantities.items()}
+    parcel = {k: (str(v) if isinstance(v, uuid.UUID) else v) for k, v in (shipment or {}).items()}
+    data = {"lines": shipped, **({"shipment": parcel} if parcel else {})}
     await history(session, order, "fulfillment", actor=actor, from_status=before_fulfillment,
-                  to_status=order.fulfillment_status, message=reason, data={"lines": shipped})
-    if first_shipment:
+                  to_status=order.fulfillment_status, message=reason, data=data)
+    if not stock_committed:
         await commit_stock(session, order, actor=actor)
-    await move(session, order, target, actor=actor, reason=reason, data={"lines": shipped})
+    await move(session, order, target, actor=actor, reason=reason, data=data, event_extra=parcel or None)
     return order
 
 

@@ -3,7 +3,7 @@
 A gateway turns our requests into a provider's calls and reports *facts* back as an
 :class:`Outcome` (the status the provider says the payment is in). It never writes to the
 database and never decides a status on its own: the service applies outcomes through the
-domain's state machine. Gateways raise :class:`~mercato.payments.breaker.GatewayFailure` when
+domain's state machine. Gateways raise :class:`~mercato.platform.breaker.GatewayFailure` when
 the provider itself is failing (network, timeout, 5xx), which counts against the breaker.
 """
 

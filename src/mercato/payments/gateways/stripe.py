@@ -23,11 +23,11 @@ from typing import Any
 
 import stripe
 
-from mercato.payments.breaker import GatewayFailure
 from mercato.payments.config import PaymentSettings
 from mercato.payments.domain import PaymentStatus, RefundStatus
 from mercato.payments.errors import InvalidPaymentData, PaymentGatewayError
 from mercato.payments.gateways import ChargeRequest, GatewayPayment, Outcome, RefundOutcome
+from mercato.platform.breaker import GatewayFailure
 from mercato.platform.money import check_currency, minor_units
 
 log = logging.getLogger("mercato.payments.stripe")

@@ -12,7 +12,6 @@ from typing import Any, TypeVar
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mercato.payments import events, repository
-from mercato.payments.breaker import CircuitOpen, GatewayFailure, breaker_for
 from mercato.payments.config import PaymentSettings, get_payment_settings
 from mercato.payments.domain import PaymentStatus, can_transition, check_transition, strip_secrets
 from mercato.payments.errors import PaymentGatewayUnavailable, PaymentNotFound
@@ -21,6 +20,7 @@ from mercato.payments.models import Payment, Refund
 from mercato.payments.schemas import Payment as PaymentOut
 from mercato.payments.schemas import Refund as RefundOut
 from mercato.platform import events as outbox
+from mercato.platform.breaker import CircuitOpen, GatewayFailure, breaker_for
 from mercato.platform.db import current_tenant
 
 log = logging.getLogger("mercato.payments")

@@ -1,12 +1,13 @@
-"""Circuit breaker for payment gateways: one per gateway, per process.
+"""Circuit breaker for outside services (payment gateways, carriers): one per service, per process.
 
 ``closed`` (calls flow; consecutive failures are counted) → ``open`` after
 ``failure_threshold`` consecutive failures or timeouts (calls fail fast, without touching the
 gateway) → ``half_open`` once ``reset_timeout`` has passed (one trial call goes through; the
 others still fail fast) → ``closed`` if the trial succeeds, ``open`` again if it fails.
 
-Only *gateway* failures count (timeouts, network errors, 5xx): a declined card is a normal
-answer from a healthy gateway and counts as a success.
+Only *service* failures count (timeouts, network errors, 5xx): a declined card or a refused
+address is a normal answer from a healthy service and counts as a success. Name breakers by
+kind (``carrier:manual``) where two kinds of service could share a name.
 """
 
 from __future__ import annotations
