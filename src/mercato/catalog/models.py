@@ -131,6 +131,7 @@ class Product(Base):
               postgresql_ops={"search_text": "gin_trgm_ops"}),
         Index("ix_products_listing", "tenant_id", "created_at", "id"),
         Index("ix_products_price", "tenant_id", "price_min_cents"),
+        Index("ix_products_sales", "tenant_id", "sales_count", "id"),  # sort=best_selling (walked backwards)
         Index("ix_products_category", "tenant_id", "category_id"),
         Index("ix_products_brand", "tenant_id", "brand_id"),
         Index("ix_products_tags", "tags", postgresql_using="gin"),
@@ -261,5 +262,21 @@ class CollectionProduct(Base):
     )
 
 
+class ProductSale(Base):
+    """Units of a product counted into ``products.sales_count`` for one paid order: the catalog's
+    own ledger, so a redelivered ``order.paid`` counts nothing twice and a cancellation takes back
+    exactly what was counted (docs/catalog.md, "Best-selling")."""
+
+    __tablename__ = "product_sales"
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    order_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    product_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    quantity: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(server_default=NOW)
+
+    __table_args__ = (CheckConstraint("quantity > 0", name="quantity_positive"),)
+
+
 __all__ = ["Brand", "Category", "Collection", "CollectionProduct", "Media", "Product",
-           "ProductOption", "Variant"]
+           "ProductOption", "ProductSale", "Variant"]

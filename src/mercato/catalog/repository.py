@@ -411,3 +411,54 @@ async def first_media(session: AsyncSession, owner_type: str, owner_id: uuid.UUI
     q = (_scoped(session, Media).where(Media.owner_type == owner_type, Media.owner_id == owner_id)
          .order_by(Media.position, Media.created_at).limit(1).execution_options(populate_existing=True))
     return (await session.execute(q)).scalar_one_or_none()
+
+
+# --------------------------------------------------------------------------- sales counts
+
+# Count an order's units once: ledger rows insert only if new (a redelivered or repeated
+# order.paid adds nothing), products are locked in id order first (no deadlock between two orders
+# touching the same products), and only products that exist are counted.
+_COUNT_SALES = text("""
+WITH r AS (SELECT * FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS r(product_id uuid, quantity int)),
+locked AS (SELECT p.id FROM products p JOIN r ON r.product_id = p.id
+           WHERE p.tenant_id = :tenant ORDER BY p.id FOR UPDATE OF p),
+ins AS (
+    INSERT INTO product_sales (tenant_id, order_id, product_id, quantity)
+    SELECT :tenant, :order_id, r.product_id, r.quantity FROM r
+    WHERE r.quantity > 0 AND r.product_id IN (SELECT id FROM locked)
+    ON CONFLICT DO NOTHING
+    RETURNING product_id, quantity
+)
+UPDATE products p SET sales_count = p.sales_count + ins.quantity
+FROM ins WHERE p.tenant_id = :tenant AND p.id = ins.product_id
+RETURNING p.id
+""")
+_LOCK_SOLD = text("""
+SELECT p.id FROM products p
+WHERE p.tenant_id = :tenant
+  AND p.id IN (SELECT product_id FROM product_sales WHERE tenant_id = :tenant AND order_id = :order_id)
+ORDER BY p.id FOR UPDATE OF p
+""")
+_UNCOUNT_SALES = text("""
+WITH del AS (DELETE FROM product_sales WHERE tenant_id = :tenant AND order_id = :order_id
+             RETURNING product_id, quantity)
+UPDATE products p SET sales_count = greatest(p.sales_count - del.quantity, 0)
+FROM del WHERE p.tenant_id = :tenant AND p.id = del.product_id
+RETURNING p.id
+""")
+
+
+async def count_sales(session: AsyncSession, order_id: uuid.UUID, units: dict[uuid.UUID, int]) -> list[uuid.UUID]:
+    """Add an order's units per product to ``sales_count`` unless already counted; the ids changed."""
+    import orjson
+
+    rows = orjson.dumps([{"product_id": str(p), "quantity": q} for p, q in sorted(units.items())]).decode()
+    result = await session.execute(_COUNT_SALES, {"tenant": tenant_of(session), "order_id": order_id, "rows": rows})
+    return [r[0] for r in result.all()]
+
+
+async def uncount_sales(session: AsyncSession, order_id: uuid.UUID) -> list[uuid.UUID]:
+    """Take back what :func:`count_sales` counted for the order (nothing if it was never counted)."""
+    params = {"tenant": tenant_of(session), "order_id": order_id}
+    await session.execute(_LOCK_SOLD, params)
+    return [r[0] for r in (await session.execute(_UNCOUNT_SALES, params)).all()]

@@ -15,11 +15,18 @@ transaction samples its own uncommitted rows and invalidates the cached plans (d
 
 It waits at most 2 s for the table's ShareUpdateExclusiveLock (another ANALYZE/VACUUM, e.g. a
 concurrent import) and then skips instead of queueing; returns whether it ran.
+
+``product_sales``: units per (order, product) counted into ``products.sales_count`` by the
+``order.paid`` handler (forced RLS); a cancellation of a counted order subtracts exactly those.
+``ix_products_sales``: the best-selling listing walks it instead of sorting the shop.
 """
 
 from __future__ import annotations
 
+import sqlalchemy as sa
 from alembic import op
+
+from mercato.migrations.helpers import *
 
 revision = "0016"
 down_revision = "0012"
@@ -28,6 +35,17 @@ depends_on = None
 
 
 def upgrade(app_role: str = "mercato_app", worker_role: str = "mercato_worker") -> None:
+    op.create_table('product_sales',
+    sa.Column('tenant_id', sa.UUID(), nullable=False),
+    sa.Column('order_id', sa.UUID(), nullable=False),
+    sa.Column('product_id', sa.UUID(), nullable=False),
+    sa.Column('quantity', sa.Integer(), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
+    sa.CheckConstraint('quantity > 0', name=op.f('ck_product_sales_quantity_positive')),
+    sa.PrimaryKeyConstraint('tenant_id', 'order_id', 'product_id', name=op.f('pk_product_sales'))
+    )
+    tenant_table("product_sales", app_role, privileges="SELECT, INSERT, DELETE")
+    op.create_index('ix_products_sales', 'products', ['tenant_id', 'sales_count', 'id'], unique=False)
     op.execute("""
         CREATE FUNCTION catalog_analyze(tables text[]) RETURNS boolean
         LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT AS $$
@@ -53,3 +71,5 @@ def upgrade(app_role: str = "mercato_app", worker_role: str = "mercato_worker") 
 
 def downgrade(app_role: str = "mercato_app", worker_role: str = "mercato_worker") -> None:
     op.execute("DROP FUNCTION IF EXISTS catalog_analyze(text[])")
+    op.drop_index('ix_products_sales', table_name='products')
+    op.drop_table('product_sales')
