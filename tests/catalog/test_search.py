@@ -380,14 +380,16 @@ async def test_bulk_search_document_formula_matches_the_catalog_repository(db, t
     brand, category = await cat.brand("Ünïcode Brand"), await cat.category("Cätegory")
     ids = await cat.products([
         {"name": "Crème Brûlée Set", "brand_id": brand, "category_id": category, "tags": ["Dessert", "Kitchen"],
-         "description": "Torch included", "variants": [V("CB-1", 2500), V("CB-2", 1500, status="inactive")]},
+         "description": "Torch included", "variants": [V("CB-1", 2500, {"Size": "M", "Flavour": "Vanilla"}), V("CB-3", 2600, {"Size": "L"}),
+                      V("CB-2", 1500, {"Size": "S"}, status="inactive")]},
         {"name": "Bare", "variants": [V("BARE-1", 100, status="inactive")]},
     ])
-    sql = ("SELECT id, search_vector::text, search_text, price_min_cents, price_max_cents, currency FROM products "
-           "ORDER BY id")
+    sql = ("SELECT id, search_vector::text, search_text, price_min_cents, price_max_cents, currency, facet_options "
+           "FROM products ORDER BY id")
     async with db.tenant_transaction(tenant.id) as s:
         ours = (await s.execute(text(sql))).all()
         await repository.recompute_prices(s, ids)
         await repository.refresh_search_documents(s, ids)
         theirs = (await s.execute(text(sql))).all()
     assert ours == theirs
+    assert sorted(r.facet_options for r in ours) == [[], ["Flavour\x1fVanilla", "Size\x1fL", "Size\x1fM"]]

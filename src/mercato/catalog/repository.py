@@ -119,14 +119,20 @@ async def product_ids_where(session: AsyncSession, *, brand_id: uuid.UUID | None
 
 
 async def recompute_prices(session: AsyncSession, product_ids: Collection[uuid.UUID]) -> None:
-    """Price range and currency of each product from its active, non-deleted variants (NULL when none)."""
+    """Price range, currency and option pairs (``facet_options``) of each product from its active,
+    non-deleted variants (NULL / empty when none)."""
     if not product_ids:
         return
     await session.execute(text("""
         UPDATE products AS p
-        SET price_min_cents = s.min_price, price_max_cents = s.max_price, currency = s.currency
+        SET price_min_cents = s.min_price, price_max_cents = s.max_price, currency = s.currency,
+            facet_options = s.facet_options
         FROM (
-            SELECT q.id, min(v.price_cents) AS min_price, max(v.price_cents) AS max_price, min(v.currency) AS currency
+            SELECT q.id, min(v.price_cents) AS min_price, max(v.price_cents) AS max_price, min(v.currency) AS currency,
+                   COALESCE((SELECT array_agg(DISTINCT kv.key || chr(31) || kv.value ORDER BY kv.key || chr(31) || kv.value)
+                             FROM variants w, jsonb_each_text(w.options) AS kv
+                             WHERE w.tenant_id = q.tenant_id AND w.product_id = q.id AND w.deleted_at IS NULL
+                               AND w.status = 'active'), '{}') AS facet_options
             FROM products q
             LEFT JOIN variants v ON v.tenant_id = q.tenant_id AND v.product_id = q.id
                                 AND v.deleted_at IS NULL AND v.status = 'active'
@@ -134,8 +140,8 @@ async def recompute_prices(session: AsyncSession, product_ids: Collection[uuid.U
             GROUP BY q.id
         ) AS s
         WHERE p.tenant_id = :tenant_id AND p.id = s.id
-          AND (p.price_min_cents, p.price_max_cents, p.currency)
-              IS DISTINCT FROM (s.min_price, s.max_price, s.currency)
+          AND (p.price_min_cents, p.price_max_cents, p.currency, p.facet_options)
+              IS DISTINCT FROM (s.min_price, s.max_price, s.currency, s.facet_options)
     """).bindparams(_IDS), {"tenant_id": tenant_of(session), "ids": list(product_ids)})
 
 

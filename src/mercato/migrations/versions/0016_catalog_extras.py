@@ -19,12 +19,18 @@ concurrent import) and then skips instead of queueing; returns whether it ran.
 ``product_sales``: units per (order, product) counted into ``products.sales_count`` by the
 ``order.paid`` handler (forced RLS); a cancellation of a counted order subtracts exactly those.
 ``ix_products_sales``: the best-selling listing walks it instead of sorting the shop.
+``ix_products_facets``: brand/category/price facets of a whole shop by an index-only scan.
+
+``products.facet_options``: the distinct ``name<US>value`` option pairs of a product's active
+variants (maintained with the price range), so the options facet counts products without expanding
+every variant. Backfilled here; the owner lifts FORCE RLS for the backfill only (same transaction).
 """
 
 from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.dialects import postgresql
 
 from mercato.migrations.helpers import *
 
@@ -46,6 +52,23 @@ def upgrade(app_role: str = "mercato_app", worker_role: str = "mercato_worker") 
     )
     tenant_table("product_sales", app_role, privileges="SELECT, INSERT, DELETE")
     op.create_index('ix_products_sales', 'products', ['tenant_id', 'sales_count', 'id'], unique=False)
+    op.create_index('ix_products_facets', 'products', ['tenant_id', 'status', 'category_id'], unique=False,
+                    postgresql_include=['is_active', 'deleted_at', 'brand_id', 'price_min_cents'])
+    op.add_column('products', sa.Column('facet_options', postgresql.ARRAY(sa.Text()),
+                                        server_default=sa.text("'{}'::text[]"), nullable=False))
+    op.execute("ALTER TABLE products NO FORCE ROW LEVEL SECURITY")
+    op.execute("ALTER TABLE variants NO FORCE ROW LEVEL SECURITY")
+    op.execute("""
+        UPDATE products p SET facet_options = s.pairs
+        FROM (SELECT v.tenant_id, v.product_id,
+                     array_agg(DISTINCT kv.key || chr(31) || kv.value ORDER BY kv.key || chr(31) || kv.value) AS pairs
+              FROM variants v, jsonb_each_text(v.options) AS kv
+              WHERE v.deleted_at IS NULL AND v.status = 'active'
+              GROUP BY v.tenant_id, v.product_id) AS s
+        WHERE p.tenant_id = s.tenant_id AND p.id = s.product_id
+    """)
+    op.execute("ALTER TABLE variants FORCE ROW LEVEL SECURITY")
+    op.execute("ALTER TABLE products FORCE ROW LEVEL SECURITY")
     op.execute("""
         CREATE FUNCTION catalog_analyze(tables text[]) RETURNS boolean
         LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT AS $$
@@ -71,5 +94,7 @@ def upgrade(app_role: str = "mercato_app", worker_role: str = "mercato_worker") 
 
 def downgrade(app_role: str = "mercato_app", worker_role: str = "mercato_worker") -> None:
     op.execute("DROP FUNCTION IF EXISTS catalog_analyze(text[])")
+    op.drop_column('products', 'facet_options')
+    op.drop_index('ix_products_facets', table_name='products')
     op.drop_index('ix_products_sales', table_name='products')
     op.drop_table('product_sales')
