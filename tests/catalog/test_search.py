@@ -123,6 +123,30 @@ async def test_full_text_ranks_name_over_description_folds_accents_and_prefixes(
     assert sorted(_names(await _list(client, h, q="mug OR jacket"))) == ["Café Crème Mug", "Trail Jacket"]
 
 
+async def test_option_values_of_active_variants_are_searchable(client, tenant, cat) -> None:
+    """Colours and sizes live on variants: "navy" is a full-text hit (weight C), not a slow fuzzy
+    fallback; both write paths (bulk and the product API) index them."""
+    from catalog_factories import create_product
+
+    await cat.products([{"name": "Deck Shoe", "variants": [V("DS-1", 5000, {"Color": "Navy"}),
+                                                           V("DS-2", 5000, {"Color": "Mauve"}, status="inactive")]}])
+    made = await create_product(client, tenant, {  # (a SKU without the colour in it: SKUs are indexed too)
+        "name": "Rain Coat", "status": "active", "options": [{"name": "Color", "values": ["Teal"]}],
+        "variants": [{"sku": "RC-0001", "options": {"Color": "Teal"}, "price_cents": 9000, "currency": "USD"}]})
+    h = tenant.storefront_headers
+    page = await _list(client, h, q="navy")
+    assert page["match"] == "fts" and _names(page) == ["Deck Shoe"]
+    page = await _list(client, h, q="teal")
+    assert page["match"] == "fts" and _names(page) == ["Rain Coat"]
+    assert (await _list(client, h, q="mauve"))["match"] != "fts"  # an inactive variant's colour is not indexed
+    # Deactivating the variant through the API re-indexes the product.
+    vid = made["variants"][0]["id"]
+    r = await client.patch(f"/api/v1/products/{made['id']}/variants/{vid}", json={"status": "inactive"},
+                           headers=tenant.admin_headers)
+    assert r.status_code == 200, r.text
+    assert (await _list(client, tenant.admin_headers, q="teal"))["match"] != "fts"
+
+
 async def test_typo_falls_back_to_trigram_similarity(client, tenant, cat) -> None:
     await cat.products([{"name": "Oxford Shirt"}, {"name": "Wool Sweater"}])
     page = await _list(client, tenant.storefront_headers, q="oxfrod")
@@ -393,3 +417,4 @@ async def test_bulk_search_document_formula_matches_the_catalog_repository(db, t
         theirs = (await s.execute(text(sql))).all()
     assert ours == theirs
     assert sorted(r.facet_options for r in ours) == [[], ["Flavour\x1fVanilla", "Size\x1fL", "Size\x1fM"]]
+    assert any("'vanilla':" in r.search_vector for r in ours)

@@ -715,7 +715,8 @@ UPDATE products AS p
 SET search_vector =
         setweight(to_tsvector('{TS_CONFIG}', unaccent(lower(p.name))), 'A')
      || setweight(to_tsvector('{TS_CONFIG}', unaccent(lower(concat_ws(' ', d.brand_name, d.category_name, d.skus)))), 'B')
-     || setweight(to_tsvector('{TS_CONFIG}', unaccent(lower(array_to_string(p.tags, ' ')))), 'C')
+     || setweight(to_tsvector('{TS_CONFIG}', unaccent(lower(concat_ws(' ', array_to_string(p.tags, ' '),
+            (SELECT string_agg(split_part(o, chr(31), 2), ' ') FROM unnest(d.facet_options) AS o))))), 'C')
      || setweight(to_tsvector('{TS_CONFIG}', unaccent(lower(coalesce(p.description, '')))), 'D'),
     search_text = unaccent(lower(concat_ws(' ', p.name, d.brand_name, d.category_name, d.skus))),
     price_min_cents = d.price_min,
@@ -732,7 +733,8 @@ async def refresh_search_documents(session: AsyncSession, product_ids: Sequence[
     of products (bulk import, factories, the bench generator).
 
     The formula is the catalog repository's (``refresh_search_documents`` + ``recompute_prices``):
-    name A; brand, category and SKUs (non-deleted variants) B; tags C; description D; unaccent +
+    name A; brand, category and SKUs (non-deleted variants) B; tags and option values (active
+    variants) C; description D; unaccent +
     lower, ``simple`` config; price range and currency of active, non-deleted variants. Keep the two
     in step (tests/catalog/test_search.py compares them).
     """
