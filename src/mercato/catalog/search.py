@@ -468,6 +468,7 @@ async def search_products(session: AsyncSession, tenant_id: uuid.UUID, params: S
     if unknown:
         raise InvalidSearch(f"unknown facet(s) {unknown}; use {', '.join(FACETS)}", field="query.facets")
 
+    await custom_plans(session)
     has_text = bool(params.q and build_tsquery(params.q))
     match = "none"
     cursor = params.cursor
@@ -653,6 +654,7 @@ async def autocomplete(session: AsyncSession, tenant_id: uuid.UUID, q: str, *, l
     tsq_text = build_tsquery(q.replace("-", " "), weights="A")
     if not tsq_text:
         return Suggestions(query=q, suggestions=[])
+    await custom_plans(session)
     qn = _normalize(bindparam("acq", q))
     vis = _visibility(tenant_id, SearchParams(), admin)
     products = (select(literal("product").label("kind"), Product.id, Product.name.label("label"), Product.slug,
@@ -745,6 +747,16 @@ async def refresh_search_documents(session: AsyncSession, product_ids: Sequence[
         raise RuntimeError("refresh_search_documents() needs a tenant-scoped transaction")
     async with linear_plans(session, enabled=len(product_ids) > 100):
         await session.execute(SEARCH_DOCUMENT_SQL, {"tenant": tenant, "ids": [str(i) for i in product_ids]})
+
+
+async def custom_plans(session: AsyncSession) -> None:
+    """Plan every search statement for its actual parameters (rest of the transaction).
+
+    asyncpg prepares statements, and from the sixth execution PostgreSQL may switch to a *generic*
+    plan that ignores the values: for ``options=Size:M&tags=eco`` it then bitmap-scans the GIN
+    indexes and sorts thousands of rows (100–150 ms) where the custom plan walks the listing index
+    and stops at 20 (1 ms). Selectivity here depends entirely on the values; planning costs ~1 ms."""
+    await session.execute(text("SELECT set_config('plan_cache_mode', 'force_custom_plan', true)"))
 
 
 @asynccontextmanager
