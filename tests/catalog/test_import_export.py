@@ -328,11 +328,25 @@ async def test_bulk_import_refreshes_statistics_so_fk_checks_use_the_key_index(
             "EXPLAIN SELECT 1 FROM ONLY products x WHERE tenant_id = :t AND id = :i FOR KEY SHARE OF x"),
             {"t": tenant.id, "i": uuid.uuid4()})).all())
         assert "uq_products_tenant_id_id" in plan, plan
-        # The runtime role may run it for catalog tables only.
+        # The runtime role may run it for catalog tables only; its 2 s lock timeout ends with it.
+        before = (await s.execute(text("SHOW lock_timeout"))).scalar()
         assert (await s.execute(text("SELECT catalog_analyze(ARRAY['variants'])"))).scalar() is True
+        assert (await s.execute(text("SHOW lock_timeout"))).scalar() == before
     with pytest.raises(Exception, match="not a catalog table"):
         async with db.tenant_transaction(tenant.id) as s:
             await s.execute(text("SELECT catalog_analyze(ARRAY['users'])"))
+
+
+async def test_statistics_refresh_skips_rather_than_queues_behind_another(db, tenant, make_tenant) -> None:
+    """A concurrent ANALYZE/VACUUM/import holds the table: give up after 2 s, the import goes on."""
+    other = await make_tenant()
+    async with db.tenant_transaction(other.id) as holder:
+        await holder.execute(text("LOCK TABLE products IN SHARE UPDATE EXCLUSIVE MODE"))
+        async with db.tenant_transaction(tenant.id) as s:
+            started = time.perf_counter()
+            assert (await s.execute(text("SELECT catalog_analyze(ARRAY['products'])"))).scalar() is False
+            assert 1.5 < time.perf_counter() - started < 30
+            assert (await s.execute(text("SELECT count(*) FROM products"))).scalar() == 0  # still usable
 
 
 @pytest.mark.perf

@@ -13,8 +13,9 @@ unique (tenant_id, id) index, and walks all of the shop's products once per vari
 (1.6 s per 4,000 variants at 1,000 products, minutes on a busy machine). ANALYZE inside the import
 transaction samples its own uncommitted rows and invalidates the cached plans (docs/catalog.md).
 
-It waits at most 2 s for the table's ShareUpdateExclusiveLock (another ANALYZE/VACUUM, e.g. a
-concurrent import) and then skips instead of queueing; returns whether it ran.
+It waits at most 2 s (its own lock_timeout, restored on return) for the table's
+ShareUpdateExclusiveLock (another ANALYZE/VACUUM, e.g. a concurrent import) and then skips instead
+of queueing; returns whether it ran.
 
 ``product_sales``: units per (order, product) counted into ``products.sales_count`` by the
 ``order.paid`` handler (forced RLS); a cancellation of a counted order subtracts exactly those.
@@ -71,7 +72,7 @@ def upgrade(app_role: str = "mercato_app", worker_role: str = "mercato_worker") 
     op.execute("ALTER TABLE products FORCE ROW LEVEL SECURITY")
     op.execute("""
         CREATE FUNCTION catalog_analyze(tables text[]) RETURNS boolean
-        LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT AS $$
+        LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT SET lock_timeout = '2s' AS $$
         DECLARE t text;
         BEGIN
             FOREACH t IN ARRAY tables LOOP
@@ -79,7 +80,6 @@ def upgrade(app_role: str = "mercato_app", worker_role: str = "mercato_worker") 
                     RAISE EXCEPTION 'catalog_analyze: % is not a catalog table', t;
                 END IF;
             END LOOP;
-            PERFORM set_config('lock_timeout', '2s', true);
             FOREACH t IN ARRAY tables LOOP
                 EXECUTE format('ANALYZE %I', t);
             END LOOP;
