@@ -418,3 +418,26 @@ async def test_bulk_search_document_formula_matches_the_catalog_repository(db, t
     assert ours == theirs
     assert sorted(r.facet_options for r in ours) == [[], ["Flavour\x1fVanilla", "Size\x1fL", "Size\x1fM"]]
     assert any("'vanilla':" in r.search_vector for r in ours)
+
+
+async def test_search_statements_get_custom_plans(db, tenant, cat) -> None:
+    """A prepared statement's generic plan (from its 6th run) ignores the values; for option/tag
+    filters it was 100x slower. Search transactions force custom plans; other transactions keep
+    the server default."""
+    from sqlalchemy import text
+
+    from mercato.catalog.search import SearchParams, autocomplete, search_products
+
+    await cat.products([{"name": "Planned Tee", "tags": ["eco"], "variants": [V("PL-1", 900, {"Size": "M"})]}])
+    async with db.tenant_transaction(tenant.id) as s:
+        default = (await s.execute(text("SHOW plan_cache_mode"))).scalar()
+        assert default != "force_custom_plan"
+        for i in range(8):  # past the point where PostgreSQL considers a generic plan
+            page = await search_products(s, tenant.id, SearchParams(options={"Size": ["M"]}, tags=["eco"],
+                                                                    max_price=10_000 + i), admin=False)
+            assert [p.name for p in page.items] == ["Planned Tee"]
+        assert (await s.execute(text("SHOW plan_cache_mode"))).scalar() == "force_custom_plan"
+    async with db.tenant_transaction(tenant.id) as s:
+        assert (await s.execute(text("SHOW plan_cache_mode"))).scalar() == default
+        await autocomplete(s, tenant.id, "pla")
+        assert (await s.execute(text("SHOW plan_cache_mode"))).scalar() == "force_custom_plan"
