@@ -118,7 +118,8 @@ async def test_full_text_ranks_name_over_description_folds_accents_and_prefixes(
     assert _names(await _list(client, h, q="CAFE creme")) == ["Café Crème Mug"]  # accents and case folded
     assert _names(await _list(client, h, q="kitchen")) == ["Café Crème Mug"]  # tags
     assert _names(await _list(client, h, q="nordwand")) == ["Trail Jacket"]  # brand name
-    assert _names(await _list(client, h, q="tj-4455")) == ["Trail Jacket"]  # SKU
+    page = await _list(client, h, q="tj-4455")  # SKU: a full-text hit (the parser reads "-4455" as a number,
+    assert page["match"] == "fts" and _names(page) == ["Trail Jacket"]  # so SKUs are also indexed split)
     assert _names(await _list(client, h, q="shirt -classic")) == ["Linen Trousers"]
     assert sorted(_names(await _list(client, h, q="mug OR jacket"))) == ["Café Crème Mug", "Trail Jacket"]
 
@@ -418,6 +419,8 @@ async def test_bulk_search_document_formula_matches_the_catalog_repository(db, t
     assert ours == theirs
     assert sorted(r.facet_options for r in ours) == [[], ["Flavour\x1fVanilla", "Size\x1fL", "Size\x1fM"]]
     assert any("'vanilla':" in r.search_vector for r in ours)
+    assert [r.search_text for r in ours if "creme" in r.search_text] == ["creme brulee set unicode brand categ"
+                                                                         "ory"]  # no SKUs in the trigram text
 
 
 async def test_search_statements_get_custom_plans(db, tenant, cat) -> None:

@@ -149,11 +149,12 @@ _REFRESH_SEARCH = text("""
     UPDATE products AS p
     SET search_vector =
             setweight(to_tsvector('simple', unaccent(lower(p.name))), 'A')
-         || setweight(to_tsvector('simple', unaccent(lower(concat_ws(' ', d.brand_name, d.category_name, d.skus)))), 'B')
+         || setweight(to_tsvector('simple', unaccent(lower(concat_ws(' ', d.brand_name, d.category_name, d.skus,
+                translate(d.skus, '-_./', '    '))))), 'B')
          || setweight(to_tsvector('simple', unaccent(lower(concat_ws(' ', array_to_string(p.tags, ' '),
                 (SELECT string_agg(split_part(o, chr(31), 2), ' ') FROM unnest(p.facet_options) AS o))))), 'C')
          || setweight(to_tsvector('simple', unaccent(lower(coalesce(p.description, '')))), 'D'),
-        search_text = unaccent(lower(concat_ws(' ', p.name, d.brand_name, d.category_name, d.skus)))
+        search_text = unaccent(lower(concat_ws(' ', p.name, d.brand_name, d.category_name)))
     FROM (
         SELECT q.id, b.name AS brand_name, c.name AS category_name,
                (SELECT string_agg(v.sku, ' ' ORDER BY v.position, v.sku)
@@ -171,11 +172,12 @@ _REFRESH_SEARCH = text("""
 async def refresh_search_documents(session: AsyncSession, product_ids: Collection[uuid.UUID]) -> None:
     """Rewrite ``products.search_vector`` and ``products.search_text`` for ``product_ids`` in one statement.
 
-    Weights: name A; brand, category and SKUs (non-deleted variants) B; tags and option values of the
+    Weights: name A; brand, category and SKUs (non-deleted variants; also split at ``-_./``, because
+    the parser reads ``TJ-4455`` as ``tj`` and the number ``-4455``) B; tags and option values of the
     active variants (``facet_options``: call :func:`recompute_prices` first) C; description D. Text is
     lowercased and unaccented, parsed with the ``simple`` configuration (no stemming: shop vocabularies are
-    multilingual and full of brand names). ``search_text`` = name + brand + category + SKUs for trigram
-    fallback. Call it after any write that changes one of those inputs, in the same transaction.
+    multilingual and full of brand names). ``search_text`` = name + brand + category for the trigram
+    fallback (no SKUs: they quadrupled its length, and word similarity costs per character). Call it after any write that changes one of those inputs, in the same transaction.
     """
     if not product_ids:
         return

@@ -716,11 +716,12 @@ d AS (
 UPDATE products AS p
 SET search_vector =
         setweight(to_tsvector('{TS_CONFIG}', unaccent(lower(p.name))), 'A')
-     || setweight(to_tsvector('{TS_CONFIG}', unaccent(lower(concat_ws(' ', d.brand_name, d.category_name, d.skus)))), 'B')
+     || setweight(to_tsvector('{TS_CONFIG}', unaccent(lower(concat_ws(' ', d.brand_name, d.category_name, d.skus,
+                translate(d.skus, '-_./', '    '))))), 'B')
      || setweight(to_tsvector('{TS_CONFIG}', unaccent(lower(concat_ws(' ', array_to_string(p.tags, ' '),
             (SELECT string_agg(split_part(o, chr(31), 2), ' ') FROM unnest(d.facet_options) AS o))))), 'C')
      || setweight(to_tsvector('{TS_CONFIG}', unaccent(lower(coalesce(p.description, '')))), 'D'),
-    search_text = unaccent(lower(concat_ws(' ', p.name, d.brand_name, d.category_name, d.skus))),
+    search_text = unaccent(lower(concat_ws(' ', p.name, d.brand_name, d.category_name))),
     price_min_cents = d.price_min,
     price_max_cents = d.price_max,
     currency = d.currency,

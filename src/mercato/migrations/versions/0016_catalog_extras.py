@@ -24,7 +24,9 @@ of queueing; returns whether it ran.
 
 ``products.facet_options``: the distinct ``name<US>value`` option pairs of a product's active
 variants (maintained with the price range), so the options facet counts products without expanding
-every variant. Backfilled here; the owner lifts FORCE RLS for the backfill only (same transaction).
+every variant. Backfilled here, with the search documents in their new formula (SKUs split at
+punctuation, option values, a trigram text without SKUs); the owner lifts FORCE RLS on the
+four tables it reads for the backfill only (same transaction).
 """
 
 from __future__ import annotations
@@ -57,8 +59,9 @@ def upgrade(app_role: str = "mercato_app", worker_role: str = "mercato_worker") 
                     postgresql_include=['is_active', 'deleted_at', 'brand_id', 'price_min_cents'])
     op.add_column('products', sa.Column('facet_options', postgresql.ARRAY(sa.Text()),
                                         server_default=sa.text("'{}'::text[]"), nullable=False))
-    op.execute("ALTER TABLE products NO FORCE ROW LEVEL SECURITY")
-    op.execute("ALTER TABLE variants NO FORCE ROW LEVEL SECURITY")
+    backfilled = ("products", "variants", "brands", "categories")
+    for table in backfilled:
+        op.execute(f"ALTER TABLE {table} NO FORCE ROW LEVEL SECURITY")
     op.execute("""
         UPDATE products p SET facet_options = s.pairs
         FROM (SELECT v.tenant_id, v.product_id,
@@ -68,8 +71,33 @@ def upgrade(app_role: str = "mercato_app", worker_role: str = "mercato_worker") 
               GROUP BY v.tenant_id, v.product_id) AS s
         WHERE p.tenant_id = s.tenant_id AND p.id = s.product_id
     """)
-    op.execute("ALTER TABLE variants FORCE ROW LEVEL SECURITY")
-    op.execute("ALTER TABLE products FORCE ROW LEVEL SECURITY")
+    # Search documents in the new formula (a snapshot of catalog.repository.refresh_search_documents):
+    # SKUs also split at -_./ (the parser reads "TJ-4455" as "tj" and the number "-4455", so SKU
+    # searches only worked through the trigram fallback), option values of active variants (C), and
+    # the trigram text without SKUs (they were ~3/4 of it; word similarity is paid per character).
+    op.execute("""
+        UPDATE products p
+        SET search_vector =
+                setweight(to_tsvector('simple', unaccent(lower(p.name))), 'A')
+             || setweight(to_tsvector('simple', unaccent(lower(concat_ws(' ', d.brand_name, d.category_name, d.skus,
+                    translate(d.skus, '-_./', '    '))))), 'B')
+             || setweight(to_tsvector('simple', unaccent(lower(concat_ws(' ', array_to_string(p.tags, ' '),
+                    (SELECT string_agg(split_part(o, chr(31), 2), ' ') FROM unnest(p.facet_options) AS o))))), 'C')
+             || setweight(to_tsvector('simple', unaccent(lower(coalesce(p.description, '')))), 'D'),
+            search_text = unaccent(lower(concat_ws(' ', p.name, d.brand_name, d.category_name)))
+        FROM (
+            SELECT q.id, b.name AS brand_name, c.name AS category_name, agg.skus
+            FROM products q
+            LEFT JOIN brands b ON b.tenant_id = q.tenant_id AND b.id = q.brand_id AND b.deleted_at IS NULL
+            LEFT JOIN categories c ON c.tenant_id = q.tenant_id AND c.id = q.category_id AND c.deleted_at IS NULL
+            LEFT JOIN (SELECT v.tenant_id, v.product_id, string_agg(v.sku, ' ' ORDER BY v.position, v.sku) AS skus
+                       FROM variants v WHERE v.deleted_at IS NULL GROUP BY v.tenant_id, v.product_id) agg
+                   ON agg.tenant_id = q.tenant_id AND agg.product_id = q.id
+        ) AS d
+        WHERE p.id = d.id
+    """)
+    for table in backfilled:
+        op.execute(f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY")
     op.execute("""
         CREATE FUNCTION catalog_analyze(tables text[]) RETURNS boolean
         LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT SET lock_timeout = '2s' AS $$
