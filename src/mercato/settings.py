@@ -72,6 +72,15 @@ class Settings(BaseSettings):
     smtp_validate_certs: bool = True
     mail_from: str = "Mercato <no-reply@localhost>"
 
+    # Media storage: an S3-compatible bucket when s3_bucket is set (else data_dir/media)
+    s3_bucket: str | None = None
+    s3_endpoint_url: str | None = None  # e.g. http://127.0.0.1:9000 (MinIO); unset: AWS
+    s3_region: str | None = None
+    s3_access_key_id: str | None = None
+    s3_secret_access_key: SecretStr | None = None
+    s3_prefix: str = ""  # key prefix inside the bucket, e.g. "media/"
+    s3_public_base_url: str | None = None  # set: GET /media/{id}/file redirects to <url>/<key>
+
     # Outbox relay
     relay_batch_size: int = 100
     relay_poll_interval_seconds: float = 0.5

@@ -118,9 +118,34 @@ async def test_full_text_ranks_name_over_description_folds_accents_and_prefixes(
     assert _names(await _list(client, h, q="CAFE creme")) == ["Café Crème Mug"]  # accents and case folded
     assert _names(await _list(client, h, q="kitchen")) == ["Café Crème Mug"]  # tags
     assert _names(await _list(client, h, q="nordwand")) == ["Trail Jacket"]  # brand name
-    assert _names(await _list(client, h, q="tj-4455")) == ["Trail Jacket"]  # SKU
+    page = await _list(client, h, q="tj-4455")  # SKU: a full-text hit (the parser reads "-4455" as a number,
+    assert page["match"] == "fts" and _names(page) == ["Trail Jacket"]  # so SKUs are also indexed split)
     assert _names(await _list(client, h, q="shirt -classic")) == ["Linen Trousers"]
     assert sorted(_names(await _list(client, h, q="mug OR jacket"))) == ["Café Crème Mug", "Trail Jacket"]
+
+
+async def test_option_values_of_active_variants_are_searchable(client, tenant, cat) -> None:
+    """Colours and sizes live on variants: "navy" is a full-text hit (weight C), not a slow fuzzy
+    fallback; both write paths (bulk and the product API) index them."""
+    from catalog_factories import create_product
+
+    await cat.products([{"name": "Deck Shoe", "variants": [V("DS-1", 5000, {"Color": "Navy"}),
+                                                           V("DS-2", 5000, {"Color": "Mauve"}, status="inactive")]}])
+    made = await create_product(client, tenant, {  # (a SKU without the colour in it: SKUs are indexed too)
+        "name": "Rain Coat", "status": "active", "options": [{"name": "Color", "values": ["Teal"]}],
+        "variants": [{"sku": "RC-0001", "options": {"Color": "Teal"}, "price_cents": 9000, "currency": "USD"}]})
+    h = tenant.storefront_headers
+    page = await _list(client, h, q="navy")
+    assert page["match"] == "fts" and _names(page) == ["Deck Shoe"]
+    page = await _list(client, h, q="teal")
+    assert page["match"] == "fts" and _names(page) == ["Rain Coat"]
+    assert (await _list(client, h, q="mauve"))["match"] != "fts"  # an inactive variant's colour is not indexed
+    # Deactivating the variant through the API re-indexes the product.
+    vid = made["variants"][0]["id"]
+    r = await client.patch(f"/api/v1/products/{made['id']}/variants/{vid}", json={"status": "inactive"},
+                           headers=tenant.admin_headers)
+    assert r.status_code == 200, r.text
+    assert (await _list(client, tenant.admin_headers, q="teal"))["match"] != "fts"
 
 
 async def test_typo_falls_back_to_trigram_similarity(client, tenant, cat) -> None:
@@ -380,14 +405,42 @@ async def test_bulk_search_document_formula_matches_the_catalog_repository(db, t
     brand, category = await cat.brand("Ünïcode Brand"), await cat.category("Cätegory")
     ids = await cat.products([
         {"name": "Crème Brûlée Set", "brand_id": brand, "category_id": category, "tags": ["Dessert", "Kitchen"],
-         "description": "Torch included", "variants": [V("CB-1", 2500), V("CB-2", 1500, status="inactive")]},
+         "description": "Torch included", "variants": [V("CB-1", 2500, {"Size": "M", "Flavour": "Vanilla"}), V("CB-3", 2600, {"Size": "L"}),
+                      V("CB-2", 1500, {"Size": "S"}, status="inactive")]},
         {"name": "Bare", "variants": [V("BARE-1", 100, status="inactive")]},
     ])
-    sql = ("SELECT id, search_vector::text, search_text, price_min_cents, price_max_cents, currency FROM products "
-           "ORDER BY id")
+    sql = ("SELECT id, search_vector::text, search_text, price_min_cents, price_max_cents, currency, facet_options "
+           "FROM products ORDER BY id")
     async with db.tenant_transaction(tenant.id) as s:
         ours = (await s.execute(text(sql))).all()
         await repository.recompute_prices(s, ids)
         await repository.refresh_search_documents(s, ids)
         theirs = (await s.execute(text(sql))).all()
     assert ours == theirs
+    assert sorted(r.facet_options for r in ours) == [[], ["Flavour\x1fVanilla", "Size\x1fL", "Size\x1fM"]]
+    assert any("'vanilla':" in r.search_vector for r in ours)
+    assert [r.search_text for r in ours if "creme" in r.search_text] == ["creme brulee set unicode brand categ"
+                                                                         "ory"]  # no SKUs in the trigram text
+
+
+async def test_search_statements_get_custom_plans(db, tenant, cat) -> None:
+    """A prepared statement's generic plan (from its 6th run) ignores the values; for option/tag
+    filters it was 100x slower. Search transactions force custom plans; other transactions keep
+    the server default."""
+    from sqlalchemy import text
+
+    from mercato.catalog.search import SearchParams, autocomplete, search_products
+
+    await cat.products([{"name": "Planned Tee", "tags": ["eco"], "variants": [V("PL-1", 900, {"Size": "M"})]}])
+    async with db.tenant_transaction(tenant.id) as s:
+        default = (await s.execute(text("SHOW plan_cache_mode"))).scalar()
+        assert default != "force_custom_plan"
+        for i in range(8):  # past the point where PostgreSQL considers a generic plan
+            page = await search_products(s, tenant.id, SearchParams(options={"Size": ["M"]}, tags=["eco"],
+                                                                    max_price=10_000 + i), admin=False)
+            assert [p.name for p in page.items] == ["Planned Tee"]
+        assert (await s.execute(text("SHOW plan_cache_mode"))).scalar() == "force_custom_plan"
+    async with db.tenant_transaction(tenant.id) as s:
+        assert (await s.execute(text("SHOW plan_cache_mode"))).scalar() == default
+        await autocomplete(s, tenant.id, "pla")
+        assert (await s.execute(text("SHOW plan_cache_mode"))).scalar() == "force_custom_plan"

@@ -6,6 +6,7 @@ import uuid
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from mercato.catalog import handlers as _handlers  # noqa: F401  (registers event subscribers)
 from mercato.catalog.refs import VariantRef, get_variant_refs
 from mercato.catalog.repository import recompute_prices, refresh_search_documents
 from mercato.catalog.service.reads import AvailabilityProvider

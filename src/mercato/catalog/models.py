@@ -115,6 +115,9 @@ class Product(Base):
     search_vector: Mapped[Any] = mapped_column(TSVECTOR, server_default=text("''::tsvector"))
     search_text: Mapped[str] = mapped_column(Text, server_default=text("''"))  # for trigram fallback
     sales_count: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
+    # Distinct "<option name>\x1f<value>" pairs of the active, non-deleted variants, maintained with
+    # the price range: the options facet counts these instead of expanding every variant's JSON.
+    facet_options: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default=text("'{}'::text[]"))
     created_at: Mapped[datetime] = mapped_column(server_default=NOW)
     updated_at: Mapped[datetime] = mapped_column(server_default=NOW, onupdate=func.now())
     deleted_at: Mapped[datetime | None]
@@ -131,6 +134,10 @@ class Product(Base):
               postgresql_ops={"search_text": "gin_trgm_ops"}),
         Index("ix_products_listing", "tenant_id", "created_at", "id"),
         Index("ix_products_price", "tenant_id", "price_min_cents"),
+        Index("ix_products_sales", "tenant_id", "sales_count", "id"),  # sort=best_selling (walked backwards)
+        # Facets over a whole shop (no text query): an index-only scan instead of reading the wide rows.
+        Index("ix_products_facets", "tenant_id", "status", "category_id",
+              postgresql_include=["is_active", "deleted_at", "brand_id", "price_min_cents"]),
         Index("ix_products_category", "tenant_id", "category_id"),
         Index("ix_products_brand", "tenant_id", "brand_id"),
         Index("ix_products_tags", "tags", postgresql_using="gin"),
@@ -261,5 +268,21 @@ class CollectionProduct(Base):
     )
 
 
+class ProductSale(Base):
+    """Units of a product counted into ``products.sales_count`` for one paid order: the catalog's
+    own ledger, so a redelivered ``order.paid`` counts nothing twice and a cancellation takes back
+    exactly what was counted (docs/catalog.md, "Best-selling")."""
+
+    __tablename__ = "product_sales"
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    order_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    product_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    quantity: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(server_default=NOW)
+
+    __table_args__ = (CheckConstraint("quantity > 0", name="quantity_positive"),)
+
+
 __all__ = ["Brand", "Category", "Collection", "CollectionProduct", "Media", "Product",
-           "ProductOption", "Variant"]
+           "ProductOption", "ProductSale", "Variant"]

@@ -119,14 +119,20 @@ async def product_ids_where(session: AsyncSession, *, brand_id: uuid.UUID | None
 
 
 async def recompute_prices(session: AsyncSession, product_ids: Collection[uuid.UUID]) -> None:
-    """Price range and currency of each product from its active, non-deleted variants (NULL when none)."""
+    """Price range, currency and option pairs (``facet_options``) of each product from its active,
+    non-deleted variants (NULL / empty when none)."""
     if not product_ids:
         return
     await session.execute(text("""
         UPDATE products AS p
-        SET price_min_cents = s.min_price, price_max_cents = s.max_price, currency = s.currency
+        SET price_min_cents = s.min_price, price_max_cents = s.max_price, currency = s.currency,
+            facet_options = s.facet_options
         FROM (
-            SELECT q.id, min(v.price_cents) AS min_price, max(v.price_cents) AS max_price, min(v.currency) AS currency
+            SELECT q.id, min(v.price_cents) AS min_price, max(v.price_cents) AS max_price, min(v.currency) AS currency,
+                   COALESCE((SELECT array_agg(DISTINCT kv.key || chr(31) || kv.value ORDER BY kv.key || chr(31) || kv.value)
+                             FROM variants w, jsonb_each_text(w.options) AS kv
+                             WHERE w.tenant_id = q.tenant_id AND w.product_id = q.id AND w.deleted_at IS NULL
+                               AND w.status = 'active'), '{}') AS facet_options
             FROM products q
             LEFT JOIN variants v ON v.tenant_id = q.tenant_id AND v.product_id = q.id
                                 AND v.deleted_at IS NULL AND v.status = 'active'
@@ -134,8 +140,8 @@ async def recompute_prices(session: AsyncSession, product_ids: Collection[uuid.U
             GROUP BY q.id
         ) AS s
         WHERE p.tenant_id = :tenant_id AND p.id = s.id
-          AND (p.price_min_cents, p.price_max_cents, p.currency)
-              IS DISTINCT FROM (s.min_price, s.max_price, s.currency)
+          AND (p.price_min_cents, p.price_max_cents, p.currency, p.facet_options)
+              IS DISTINCT FROM (s.min_price, s.max_price, s.currency, s.facet_options)
     """).bindparams(_IDS), {"tenant_id": tenant_of(session), "ids": list(product_ids)})
 
 
@@ -143,10 +149,12 @@ _REFRESH_SEARCH = text("""
     UPDATE products AS p
     SET search_vector =
             setweight(to_tsvector('simple', unaccent(lower(p.name))), 'A')
-         || setweight(to_tsvector('simple', unaccent(lower(concat_ws(' ', d.brand_name, d.category_name, d.skus)))), 'B')
-         || setweight(to_tsvector('simple', unaccent(lower(array_to_string(p.tags, ' ')))), 'C')
+         || setweight(to_tsvector('simple', unaccent(lower(concat_ws(' ', d.brand_name, d.category_name, d.skus,
+                translate(d.skus, '-_./', '    '))))), 'B')
+         || setweight(to_tsvector('simple', unaccent(lower(concat_ws(' ', array_to_string(p.tags, ' '),
+                (SELECT string_agg(split_part(o, chr(31), 2), ' ') FROM unnest(p.facet_options) AS o))))), 'C')
          || setweight(to_tsvector('simple', unaccent(lower(coalesce(p.description, '')))), 'D'),
-        search_text = unaccent(lower(concat_ws(' ', p.name, d.brand_name, d.category_name, d.skus)))
+        search_text = unaccent(lower(concat_ws(' ', p.name, d.brand_name, d.category_name)))
     FROM (
         SELECT q.id, b.name AS brand_name, c.name AS category_name,
                (SELECT string_agg(v.sku, ' ' ORDER BY v.position, v.sku)
@@ -164,10 +172,12 @@ _REFRESH_SEARCH = text("""
 async def refresh_search_documents(session: AsyncSession, product_ids: Collection[uuid.UUID]) -> None:
     """Rewrite ``products.search_vector`` and ``products.search_text`` for ``product_ids`` in one statement.
 
-    Weights: name A; brand, category and SKUs (non-deleted variants) B; tags C; description D. Text is
+    Weights: name A; brand, category and SKUs (non-deleted variants; also split at ``-_./``, because
+    the parser reads ``TJ-4455`` as ``tj`` and the number ``-4455``) B; tags and option values of the
+    active variants (``facet_options``: call :func:`recompute_prices` first) C; description D. Text is
     lowercased and unaccented, parsed with the ``simple`` configuration (no stemming: shop vocabularies are
-    multilingual and full of brand names). ``search_text`` = name + brand + category + SKUs for trigram
-    fallback. Call it after any write that changes one of those inputs, in the same transaction.
+    multilingual and full of brand names). ``search_text`` = name + brand + category for the trigram
+    fallback (no SKUs: they quadrupled its length, and word similarity costs per character). Call it after any write that changes one of those inputs, in the same transaction.
     """
     if not product_ids:
         return
@@ -411,3 +421,54 @@ async def first_media(session: AsyncSession, owner_type: str, owner_id: uuid.UUI
     q = (_scoped(session, Media).where(Media.owner_type == owner_type, Media.owner_id == owner_id)
          .order_by(Media.position, Media.created_at).limit(1).execution_options(populate_existing=True))
     return (await session.execute(q)).scalar_one_or_none()
+
+
+# --------------------------------------------------------------------------- sales counts
+
+# Count an order's units once: ledger rows insert only if new (a redelivered or repeated
+# order.paid adds nothing), products are locked in id order first (no deadlock between two orders
+# touching the same products), and only products that exist are counted.
+_COUNT_SALES = text("""
+WITH r AS (SELECT * FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS r(product_id uuid, quantity int)),
+locked AS (SELECT p.id FROM products p JOIN r ON r.product_id = p.id
+           WHERE p.tenant_id = :tenant ORDER BY p.id FOR UPDATE OF p),
+ins AS (
+    INSERT INTO product_sales (tenant_id, order_id, product_id, quantity)
+    SELECT :tenant, :order_id, r.product_id, r.quantity FROM r
+    WHERE r.quantity > 0 AND r.product_id IN (SELECT id FROM locked)
+    ON CONFLICT DO NOTHING
+    RETURNING product_id, quantity
+)
+UPDATE products p SET sales_count = p.sales_count + ins.quantity
+FROM ins WHERE p.tenant_id = :tenant AND p.id = ins.product_id
+RETURNING p.id
+""")
+_LOCK_SOLD = text("""
+SELECT p.id FROM products p
+WHERE p.tenant_id = :tenant
+  AND p.id IN (SELECT product_id FROM product_sales WHERE tenant_id = :tenant AND order_id = :order_id)
+ORDER BY p.id FOR UPDATE OF p
+""")
+_UNCOUNT_SALES = text("""
+WITH del AS (DELETE FROM product_sales WHERE tenant_id = :tenant AND order_id = :order_id
+             RETURNING product_id, quantity)
+UPDATE products p SET sales_count = greatest(p.sales_count - del.quantity, 0)
+FROM del WHERE p.tenant_id = :tenant AND p.id = del.product_id
+RETURNING p.id
+""")
+
+
+async def count_sales(session: AsyncSession, order_id: uuid.UUID, units: dict[uuid.UUID, int]) -> list[uuid.UUID]:
+    """Add an order's units per product to ``sales_count`` unless already counted; the ids changed."""
+    import orjson
+
+    rows = orjson.dumps([{"product_id": str(p), "quantity": q} for p, q in sorted(units.items())]).decode()
+    result = await session.execute(_COUNT_SALES, {"tenant": tenant_of(session), "order_id": order_id, "rows": rows})
+    return [r[0] for r in result.all()]
+
+
+async def uncount_sales(session: AsyncSession, order_id: uuid.UUID) -> list[uuid.UUID]:
+    """Take back what :func:`count_sales` counted for the order (nothing if it was never counted)."""
+    params = {"tenant": tenant_of(session), "order_id": order_id}
+    await session.execute(_LOCK_SOLD, params)
+    return [r[0] for r in (await session.execute(_UNCOUNT_SALES, params)).all()]

@@ -468,6 +468,7 @@ async def search_products(session: AsyncSession, tenant_id: uuid.UUID, params: S
     if unknown:
         raise InvalidSearch(f"unknown facet(s) {unknown}; use {', '.join(FACETS)}", field="query.facets")
 
+    await custom_plans(session)
     has_text = bool(params.q and build_tsquery(params.q))
     match = "none"
     cursor = params.cursor
@@ -530,54 +531,76 @@ def _where_except(plan: _Plan, facet: str) -> list[ColumnElement[bool]]:
     return [c for name, c in plan.conditions.items() if name != facet]
 
 
+#: The filter each facet ignores (disjunctive faceting).
+FACET_FILTER = {"brand": "brand", "category": "category", "price": "price", "options": "options"}
+#: Separator of option name and value in ``products.facet_options``.
+OPTION_PAIR_SEP = "\x1f"
+
+
 async def _facets(session: AsyncSession, tenant_id: uuid.UUID, plan: _Plan,
                   params: SearchParams) -> tuple[int, Facets | None]:
-    """Total and every requested facet in one statement (UNION ALL of grouped counts)."""
+    """Total and every requested facet in one statement (UNION ALL of grouped counts).
+
+    The products matching every filter are read once (a CTE, materialized because every branch
+    reads it: one index/bitmap scan, not one per facet); only a facet whose own filter is in use
+    (disjunctive counts) reads products again without that filter. Options are counted from the
+    precomputed ``facet_options`` pairs, categories per category first and then rolled up to the
+    ancestors (a few hundred rows, not one per product and ancestor).
+    """
     cols = ("facet", "key", "label", "parent", "depth", "n")
 
     def shaped(facet: str, key: Any, label: Any, parent: Any, depth: Any, n: Any) -> list[Any]:
         return [literal(facet).label("facet"), cast(key, TEXT).label("key"), cast(label, TEXT).label("label"),
                 cast(parent, TEXT).label("parent"), cast(depth, BIGINT).label("depth"), cast(n, BIGINT).label("n")]
 
+    def rows_of(conditions: list[ColumnElement[bool]], name: str) -> Any:
+        return (select(Product.id, Product.brand_id, Product.category_id, Product.price_min_cents,
+                       Product.facet_options).where(*conditions).cte(name))
+
+    matching = rows_of(list(plan.conditions.values()), "matching")
+
+    def source(facet: str) -> Any:
+        return rows_of(_where_except(plan, facet), f"without_{facet}") if FACET_FILTER[facet] in plan.conditions \
+            else matching
+
     parts: list[Select[Any]] = [select(*shaped("total", null(), null(), null(), null(), func.count()))
-                                .where(*plan.conditions.values())]
+                                .select_from(matching)]
     if "brand" in params.facets:
+        src = source("brand")
         parts.append(
             select(*shaped("brand", Brand.id, Brand.name, null(), null(), func.count()))
-            .select_from(Product)
-            .join(Brand, and_(Brand.tenant_id == Product.tenant_id, Brand.id == Product.brand_id))
-            .where(*_where_except(plan, "brand"))
+            .select_from(src)
+            .join(Brand, and_(Brand.tenant_id == tenant_id, Brand.id == src.c.brand_id))
             .group_by(Brand.id, Brand.name))
     if "category" in params.facets:
+        src = source("category")
+        per_category = (select(src.c.category_id, func.count().label("n")).where(src.c.category_id.is_not(None))
+                        .group_by(src.c.category_id).subquery("per_category"))
         anc = func.unnest(func.string_to_array(func.btrim(Category.path, "/"), "/")).table_valued("anc_id").render_derived(name="anc")
         ancestor = Category.__table__.alias("ancestor")
         parts.append(
             select(*shaped("category", ancestor.c.id, ancestor.c.name, ancestor.c.parent_id, ancestor.c.depth,
-                           func.count()))
-            .select_from(Product)
-            .join(Category, and_(Category.tenant_id == Product.tenant_id, Category.id == Product.category_id))
+                           func.sum(per_category.c.n)))
+            .select_from(per_category)
+            .join(Category, and_(Category.tenant_id == tenant_id, Category.id == per_category.c.category_id))
             .join(anc, true())
-            .join(ancestor, and_(ancestor.c.tenant_id == Product.tenant_id,
+            .join(ancestor, and_(ancestor.c.tenant_id == tenant_id,
                                  cast(ancestor.c.id, TEXT) == anc.c.anc_id, ancestor.c.deleted_at.is_(None)))
-            .where(*_where_except(plan, "category"))
             .group_by(ancestor.c.id, ancestor.c.name, ancestor.c.parent_id, ancestor.c.depth))
     edges = sorted(set(params.price_edges))
     if "price" in params.facets:
-        bucket = func.width_bucket(Product.price_min_cents, cast(edges, ARRAY(BIGINT)))
+        src = source("price")
+        bucket = func.width_bucket(src.c.price_min_cents, cast(edges, ARRAY(BIGINT)))
         parts.append(
             select(*shaped("price", bucket, null(), null(), null(), func.count()))
-            .where(*_where_except(plan, "price"), Product.price_min_cents.is_not(None))
+            .select_from(src).where(src.c.price_min_cents.is_not(None))
             .group_by(bucket))
     if "options" in params.facets:
-        kv = func.jsonb_each_text(Variant.options).table_valued("key", "value").alias("kv")
+        src = source("options")
+        pairs = select(func.unnest(src.c.facet_options).label("pair")).select_from(src).subquery("pairs")
         parts.append(
-            select(*shaped("option", kv.c.key, kv.c.value, null(), null(), func.count(func.distinct(Product.id))))
-            .select_from(Product)
-            .join(Variant, and_(Variant.tenant_id == Product.tenant_id, Variant.product_id == Product.id,
-                                Variant.deleted_at.is_(None), Variant.status == "active"))
-            .join(kv, true())
-            .where(*_where_except(plan, "options"))
-            .group_by(kv.c.key, kv.c.value))
+            select(*shaped("option", pairs.c.pair, null(), null(), null(), func.count()))
+            .group_by(pairs.c.pair))
     stmt = union_all(*parts) if len(parts) > 1 else parts[0]
     rows = (await session.execute(stmt)).all()
     total = 0
@@ -598,8 +621,8 @@ async def _facets(session: AsyncSession, tenant_id: uuid.UUID, plan: _Plan,
         elif row["facet"] == "price":
             buckets[int(row["key"])] = int(row["n"])
         else:
-            options.setdefault(row["key"], []).append(FacetValue(value=row["label"], label=row["label"],
-                                                                 count=row["n"]))
+            name, _, value = row["key"].partition(OPTION_PAIR_SEP)
+            options.setdefault(name, []).append(FacetValue(value=value, label=value, count=row["n"]))
     if not params.facets:
         return total, None
     facets = Facets()
@@ -631,6 +654,7 @@ async def autocomplete(session: AsyncSession, tenant_id: uuid.UUID, q: str, *, l
     tsq_text = build_tsquery(q.replace("-", " "), weights="A")
     if not tsq_text:
         return Suggestions(query=q, suggestions=[])
+    await custom_plans(session)
     qn = _normalize(bindparam("acq", q))
     vis = _visibility(tenant_id, SearchParams(), admin)
     products = (select(literal("product").label("kind"), Product.id, Product.name.label("label"), Product.slug,
@@ -671,13 +695,18 @@ agg AS (
            string_agg(v.sku, ' ' ORDER BY v.position, v.sku) AS skus,
            min(v.price_cents) FILTER (WHERE v.status = 'active') AS price_min,
            max(v.price_cents) FILTER (WHERE v.status = 'active') AS price_max,
-           min(v.currency) FILTER (WHERE v.status = 'active') AS currency
+           min(v.currency) FILTER (WHERE v.status = 'active') AS currency,
+           (SELECT array_agg(DISTINCT o.pair ORDER BY o.pair)
+            FROM unnest(array_agg(v.options) FILTER (WHERE v.status = 'active')) AS u(options),
+                 LATERAL (SELECT kv.key || chr(31) || kv.value AS pair FROM jsonb_each_text(u.options) AS kv) AS o
+           ) AS facet_options
     FROM variants v
     WHERE v.tenant_id = :tenant AND v.deleted_at IS NULL AND v.product_id IN (SELECT id FROM ids)
     GROUP BY v.product_id
 ),
 d AS (
-    SELECT q.id, b.name AS brand_name, c.name AS category_name, agg.skus, agg.price_min, agg.price_max, agg.currency
+    SELECT q.id, b.name AS brand_name, c.name AS category_name, agg.skus, agg.price_min, agg.price_max, agg.currency,
+           COALESCE(agg.facet_options, '{{}}') AS facet_options
     FROM products q
     LEFT JOIN brands b ON b.tenant_id = q.tenant_id AND b.id = q.brand_id AND b.deleted_at IS NULL
     LEFT JOIN categories c ON c.tenant_id = q.tenant_id AND c.id = q.category_id AND c.deleted_at IS NULL
@@ -687,13 +716,16 @@ d AS (
 UPDATE products AS p
 SET search_vector =
         setweight(to_tsvector('{TS_CONFIG}', unaccent(lower(p.name))), 'A')
-     || setweight(to_tsvector('{TS_CONFIG}', unaccent(lower(concat_ws(' ', d.brand_name, d.category_name, d.skus)))), 'B')
-     || setweight(to_tsvector('{TS_CONFIG}', unaccent(lower(array_to_string(p.tags, ' ')))), 'C')
+     || setweight(to_tsvector('{TS_CONFIG}', unaccent(lower(concat_ws(' ', d.brand_name, d.category_name, d.skus,
+                translate(d.skus, '-_./', '    '))))), 'B')
+     || setweight(to_tsvector('{TS_CONFIG}', unaccent(lower(concat_ws(' ', array_to_string(p.tags, ' '),
+            (SELECT string_agg(split_part(o, chr(31), 2), ' ') FROM unnest(d.facet_options) AS o))))), 'C')
      || setweight(to_tsvector('{TS_CONFIG}', unaccent(lower(coalesce(p.description, '')))), 'D'),
-    search_text = unaccent(lower(concat_ws(' ', p.name, d.brand_name, d.category_name, d.skus))),
+    search_text = unaccent(lower(concat_ws(' ', p.name, d.brand_name, d.category_name))),
     price_min_cents = d.price_min,
     price_max_cents = d.price_max,
-    currency = d.currency
+    currency = d.currency,
+    facet_options = d.facet_options
 FROM d
 WHERE p.tenant_id = :tenant AND p.id = d.id
 """)
@@ -704,7 +736,8 @@ async def refresh_search_documents(session: AsyncSession, product_ids: Sequence[
     of products (bulk import, factories, the bench generator).
 
     The formula is the catalog repository's (``refresh_search_documents`` + ``recompute_prices``):
-    name A; brand, category and SKUs (non-deleted variants) B; tags C; description D; unaccent +
+    name A; brand, category and SKUs (non-deleted variants) B; tags and option values (active
+    variants) C; description D; unaccent +
     lower, ``simple`` config; price range and currency of active, non-deleted variants. Keep the two
     in step (tests/catalog/test_search.py compares them).
     """
@@ -715,6 +748,16 @@ async def refresh_search_documents(session: AsyncSession, product_ids: Sequence[
         raise RuntimeError("refresh_search_documents() needs a tenant-scoped transaction")
     async with linear_plans(session, enabled=len(product_ids) > 100):
         await session.execute(SEARCH_DOCUMENT_SQL, {"tenant": tenant, "ids": [str(i) for i in product_ids]})
+
+
+async def custom_plans(session: AsyncSession) -> None:
+    """Plan every search statement for its actual parameters (rest of the transaction).
+
+    asyncpg prepares statements, and from the sixth execution PostgreSQL may switch to a *generic*
+    plan that ignores the values: for ``options=Size:M&tags=eco`` it then bitmap-scans the GIN
+    indexes and sorts thousands of rows (100–150 ms) where the custom plan walks the listing index
+    and stops at 20 (1 ms). Selectivity here depends entirely on the values; planning costs ~1 ms."""
+    await session.execute(text("SELECT set_config('plan_cache_mode', 'force_custom_plan', true)"))
 
 
 @asynccontextmanager

@@ -80,7 +80,13 @@ async def get_media_file(media_id: uuid.UUID, request: Request, session: Session
     m = await media_service.get_media(session, media_id)
     if m.storage_key is None:
         return RedirectResponse(m.url or "/", status_code=status.HTTP_307_TEMPORARY_REDIRECT)
-    data = await _storage(request).get(m.storage_key)
+    storage = _storage(request)
+    public = getattr(storage, "public_url", None)
+    direct = public(m.storage_key) if public is not None else None
+    if direct:  # S3 behind a public base URL / CDN: let it serve the bytes
+        return RedirectResponse(direct, status_code=status.HTTP_307_TEMPORARY_REDIRECT,
+                                headers={"Cache-Control": "public, max-age=86400"})
+    data = await storage.get(m.storage_key)
     if data is None:
         raise MediaNotFound("the image file is missing")
     return Response(data, media_type=m.content_type or "application/octet-stream", headers={
