@@ -18,6 +18,8 @@ from pathlib import Path
 import httpx
 import pytest
 import pytest_asyncio
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 
 from mercato.app import create_app
 from mercato.platform.db import Database
@@ -26,6 +28,14 @@ from mercato.platform.schema import upgrade_sync
 from mercato.settings import Settings, get_settings
 
 ROOT = Path(__file__).resolve().parent.parent
+
+# Property tests: no per-example deadline (a loaded 2-core machine is slow, not wrong). In CI the
+# examples are derived from each test, not drawn at random, so a run is reproducible; locally
+# they stay random and keep finding new cases.
+hypothesis_settings.register_profile("local", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+hypothesis_settings.register_profile("ci", deadline=None, derandomize=True, print_blob=True,
+                                     suppress_health_check=[HealthCheck.too_slow])
+hypothesis_settings.load_profile("ci" if os.environ.get("CI") == "true" else "local")
 
 os.environ.setdefault("MERCATO_ENV", "test")
 os.environ.setdefault("MERCATO_DATA_DIR", str(ROOT / ".mercato-test"))

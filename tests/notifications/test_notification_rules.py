@@ -32,9 +32,9 @@ def test_mask_phone(number: str, masked: str) -> None:
 def test_a_masked_email_never_shows_the_local_part(address: str) -> None:
     local, _, domain_part = address.partition("@")
     masked = domain.mask_email(address)
+    # only the first character of the local part survives (the rest is a fixed "***", so the
+    # masked form says nothing of the local part's length or its other characters)
     assert masked == f"{local[0]}***@{domain_part}"
-    if len(local) > 1:
-        assert local not in masked.split("@")[0]
 
 
 @given(st.text(alphabet="0123456789", min_size=6, max_size=15))

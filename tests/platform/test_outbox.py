@@ -173,8 +173,9 @@ async def test_failing_subscriber_is_retried_while_others_proceed(db, worker_db,
 
     recorder.on(flaky, name="flaky")
     recorder.on(name="steady")
+    await Relay(worker_db, db).drain()  # earlier tests' leftovers must not crowd this test's batch
     x1, y1, x2, y2 = await publish_many(db, tenant.id, recorder.type, [("x", 1), ("y", 1), ("x", 2), ("y", 2)])
-    relay = Relay(worker_db, db, base_retry_delay=0.05, max_retry_delay=0.2)
+    relay = Relay(worker_db, db, base_retry_delay=0.05, max_retry_delay=0.2, batch_size=10_000)
 
     first = await relay.run_once()
     assert first.failed >= 1
@@ -203,8 +204,9 @@ async def test_backoff_is_shared_by_every_relay(db, worker_db, tenant, recorder)
             raise TimeoutError("gateway timeout")
 
     recorder.on(down)
+    await Relay(worker_db, db).drain()  # earlier tests' leftovers must not crowd this test's batch
     x1, x2, y1 = await publish_many(db, tenant.id, recorder.type, [("x", 1), ("x", 2), ("y", 2)])
-    await Relay(worker_db, db, base_retry_delay=60, max_retry_delay=60).run_once()
+    await Relay(worker_db, db, base_retry_delay=60, max_retry_delay=60, batch_size=10_000).run_once()
     assert attempts["n"] == 1 and recorder.ids() == [y1]
     async with worker_db.transaction() as s:
         due = (await s.execute(text("SELECT next_attempt_at - now() FROM outbox WHERE event_id = :e"),
@@ -215,7 +217,7 @@ async def test_backoff_is_shared_by_every_relay(db, worker_db, tenant, recorder)
     assert attempts["n"] == 1 and recorder.ids() == [y1]
     async with worker_db.transaction() as s:
         await s.execute(text("UPDATE outbox SET next_attempt_at = now() WHERE event_id = :e"), {"e": x1})
-    relay = Relay(worker_db, db, base_retry_delay=60)
+    relay = Relay(worker_db, db, base_retry_delay=60, batch_size=10_000)
     await relay.run_once()  # fails again, x2 still waits
     assert attempts["n"] == 2 and x2 not in recorder.ids()
 

@@ -1,7 +1,7 @@
 """catalog extras
 
 Revision ID: 0016
-Revises: 0012
+Revises: 0014
 Create Date: 2026-11-23
 
 ``catalog_analyze()``: lets the runtime role refresh the planner statistics of the catalog tables
@@ -38,7 +38,7 @@ from sqlalchemy.dialects import postgresql
 from mercato.migrations.helpers import *
 
 revision = "0016"
-down_revision = "0012"
+down_revision = "0014"
 branch_labels = None
 depends_on = None
 
