@@ -232,7 +232,9 @@ async def complete_checkout(checkout_id: uuid.UUID, request: Request, session: S
     try:
         done = await service.complete(session, checkout_id, actor, _providers(request),
                                       idempotency_key=idempotency_key, card_number=data.card_number,
-                                      payment_method_id=data.payment_method_id)
+                                      payment_method_id=data.payment_method_id,
+                                      stripe={"flow": data.stripe_flow, "success_url": data.success_url,
+                                              "cancel_url": data.cancel_url})
     except inventory.InsufficientStock:
         metrics.insufficient_stock.inc()
         raise

@@ -148,5 +148,8 @@ async def payments_out(session: AsyncSession, payments: list[Payment]) -> list[P
             for p in payments]
 
 
-async def payment_out(session: AsyncSession, payment: Payment) -> PaymentOut:
+async def payment_out(session: AsyncSession, payment: Payment, *, new: bool = False) -> PaymentOut:
+    """``new``: the payment was created in this transaction, so it has no refunds (no query)."""
+    if new:
+        return PaymentOut.model_validate(payment, from_attributes=True).model_copy(update={"refunds": []})
     return (await payments_out(session, [payment]))[0]
