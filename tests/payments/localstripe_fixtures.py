@@ -45,9 +45,13 @@ def _loopback_socket() -> socket.socket:
     return sock
 
 
-@pytest.fixture(scope="session")
-def localstripe_url() -> Iterator[str]:
-    """localstripe (a fake, stateful Stripe) on a free loopback port, in a thread with its own loop."""
+#: localstripe's aiohttp app is a module-level singleton bound to the loop that first runs it: one
+#: server per test process, shared by every directory whose conftest imports these fixtures.
+_localstripe: dict[str, str] = {}
+_localstripe_lock = threading.Lock()
+
+
+def _start_localstripe() -> str:
     aiohttp_web = pytest.importorskip("aiohttp.web")
     localstripe_server = pytest.importorskip("localstripe.server")
     loop = asyncio.new_event_loop()
@@ -62,17 +66,22 @@ def localstripe_url() -> Iterator[str]:
         loop.run_until_complete(aiohttp_web.SockSite(runner, sock).start())
         ready.set()
         loop.run_forever()
-        loop.run_until_complete(runner.cleanup())
-        loop.close()
 
-    thread = threading.Thread(target=serve, name="localstripe", daemon=True)
+    thread = threading.Thread(target=serve, name="localstripe", daemon=True)  # ends with the process
     thread.start()
     assert ready.wait(10), "localstripe did not start"
     url = f"http://127.0.0.1:{port}"
     httpx.delete(f"{url}/_config/data", timeout=5).raise_for_status()
-    yield url
-    loop.call_soon_threadsafe(loop.stop)
-    thread.join(10)
+    return url
+
+
+@pytest.fixture(scope="session")
+def localstripe_url() -> str:
+    """localstripe (a fake, stateful Stripe) on a free loopback port, in a thread with its own loop."""
+    with _localstripe_lock:
+        if "url" not in _localstripe:
+            _localstripe["url"] = _start_localstripe()
+        return _localstripe["url"]
 
 
 @pytest.fixture(scope="session")
