@@ -9,6 +9,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
+import mercato.checkout as checkout
 import mercato.inventory as inventory
 import mercato.notifications as notifications
 import mercato.orders as orders
@@ -100,6 +101,7 @@ def create_app(settings: Settings | None = None, *, urls: DatabaseUrls | None = 
     worker.register_periodic("webhooks.send_due", webhooks.SEND_INTERVAL_SECONDS, webhooks.run_send_due)
     worker.register_periodic("notifications.retry_failed", notifications.RETRY_INTERVAL_SECONDS,
                              notifications.run_retry_failed)
+    worker.register_periodic("checkout.abandon_idle", checkout.ABANDON_INTERVAL_SECONDS, checkout.run_abandon_idle)
     app.state.limiter = Limiter(settings)
     app.state.run_background = settings.run_worker_in_process if start_background is None else start_background
     install_error_handlers(app)
