@@ -96,7 +96,7 @@ async def test_checkout_with_a_declined_order_is_abandoned_but_the_order_keeps_i
     assert r.status_code == 402
     assert await abandon_idle(db, worker_db, now=datetime.now(UTC) + 2 * HOUR, idle_for=HOUR) >= 1
     assert await _status(db, tenant.id, co["id"]) == "abandoned"
-    event = [e for e in await outbox(worker_db, tenant.id, "checkout.abandoned") if e["aggregate_id"] == co["id"]][0]
+    event = next(e for e in await outbox(worker_db, tenant.id, "checkout.abandoned") if e["aggregate_id"] == co["id"])
     assert event["data"]["order_id"] == r.json()["order_id"] and event["data"]["reservation_id"] is None
     assert await _available(db, tenant.id, p["variant_id"]) == 5
 
