@@ -108,6 +108,11 @@ async def test_stripe_checkout_paid_by_webhook(client, db, worker_db, tenant, st
         stored = (await s.execute(text("SELECT result::text FROM checkouts WHERE id = :c"), {"c": co["id"]})).scalar_one()
     assert secret not in stored
 
+    # the storefront lost the secret (a reload): `complete` again gives the same intent's secret, fetched from
+    # Stripe, and still one order and one payment
+    again = await complete(client, co, card=None)
+    assert again.status_code == 200 and again.json()["order"]["id"] == order_id, again.text
+    assert again.json()["payment"]["client_secret"] == secret
     confirmed = await _pay(storefront, _intent_id(secret), "4242424242424242")
     assert confirmed.status == "succeeded"
     order = await _until_order(db, worker_db, tenant.id, order_id, lambda o: o["payment_status"] == "paid")
@@ -115,6 +120,11 @@ async def test_stripe_checkout_paid_by_webhook(client, db, worker_db, tenant, st
     assert await _available(db, tenant.id, p["variant_id"]) == 3  # still held for the order until it ships
     r = await client.get(f"{API}/checkouts/{co['id']}", headers=co["headers"])
     assert r.json()["status"] == "completed" and r.json()["order"]["id"] == order_id
+    async with db.tenant_transaction(tenant.id) as s:
+        assert (await s.execute(text("SELECT count(*) FROM payments WHERE order_id = :o"),
+                                {"o": order_id})).scalar_one() == 1
+    paid_again = await complete(client, co, card=None)  # paid now: nothing more to confirm
+    assert paid_again.status_code == 200 and paid_again.json()["payment"]["client_secret"] is None
 
 
 async def test_stripe_checkout_with_3d_secure(client, db, worker_db, tenant, storefront, localstripe_url) -> None:  # type: ignore[no-untyped-def]

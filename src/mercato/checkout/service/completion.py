@@ -202,6 +202,20 @@ async def _check_stock_for_retry(session: AsyncSession, checkout: Checkout) -> N
         raise inventory.InsufficientStock(short)
 
 
+async def _client_secret_again(session: AsyncSession, checkout: Checkout) -> str | None:
+    """A Stripe payment still waiting for the customer: its client secret again (the storefront lost
+    it, e.g. on a reload). Never stored: payments asks Stripe for it (the attempt is replayed by its key)."""
+    payment = (checkout.result or {}).get("payment") or {}
+    if (checkout.payment_method != "stripe" or payment.get("status") not in ("pending", "requires_action")
+            or not checkout.completion_key or checkout.order_id is None or not checkout.order_total
+            or not checkout.currency):
+        return None
+    again = await payments.start_payment(
+        session, order_id=checkout.order_id, amount=checkout.order_total, currency=checkout.currency,
+        method="stripe", idempotency_key=domain.payment_idempotency_key(checkout.id, checkout.completion_key))
+    return again.client_secret if again.payment.status in ("pending", "requires_action") else None
+
+
 async def _mark_cart_converted(session: AsyncSession, checkout: Checkout, actor: cart.Actor,
                                row: Any | None) -> None:
     if row is None:  # placed by an earlier request (a retry after a decline): lock the cart now
@@ -217,7 +231,8 @@ async def complete(session: AsyncSession, checkout_id: uuid.UUID, actor: cart.Ac
                    payment_method_id: str | None = None, stripe: dict[str, Any] | None = None) -> Completion:
     checkout = await load(session, checkout_id, actor, for_update=True)
     if checkout.status == CheckoutStatus.COMPLETED and checkout.result is not None:
-        return Completion(checkout, checkout.result, replayed=True)
+        return Completion(checkout, checkout.result, replayed=True,
+                          client_secret=await _client_secret_again(session, checkout))
     require_active(checkout)
     if not checkout.payment_method:
         raise PaymentMethodRequired()
