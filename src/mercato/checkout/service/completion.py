@@ -238,6 +238,10 @@ async def complete(session: AsyncSession, checkout_id: uuid.UUID, actor: cart.Ac
         raise PaymentMethodRequired()
     data = _payment_data(checkout, card_number, payment_method_id, stripe)
     new: _Placed | None = None
+    order_id: uuid.UUID | None
+    order_number: str | None
+    total: int | None
+    currency: str | None
     if checkout.order_id is None:
         new = await _place(session, checkout, actor, providers)
         order_id, order_number = new.order.id, new.order.number
@@ -246,7 +250,7 @@ async def complete(session: AsyncSession, checkout_id: uuid.UUID, actor: cart.Ac
         await _check_stock_for_retry(session, checkout)
         order_id, order_number = checkout.order_id, checkout.order_number
         total, currency = checkout.order_total, checkout.currency
-    assert total is not None and currency
+    assert order_id is not None and total is not None and currency
     order_ref = {"id": str(order_id), "number": order_number, "total": total, "currency": currency}
 
     payment: dict[str, Any]
