@@ -9,6 +9,12 @@ lines, address, shipping method, payment method `test` — which reserves the st
 completes them all with `--concurrency` concurrent clients, paying with the test card. Reported:
 orders/s over the completion phase, p50/p95/p99 of `complete`, and the status codes seen.
 Only the completion phase is timed; preparation is not part of the figure.
+
+Server configuration: `--workers` uvicorn processes (each with the in-process outbox relay and
+jobs, as `mercato serve` runs by default), log level WARNING (no per-request access log), rate
+limits off (one client would hit them), the default pool (10 + 10 overflow per process, enough for
+16 concurrent requests). From a worktree, run with `PYTHONPATH=<worktree>/src` (the server
+inherits it).
 """
 
 from __future__ import annotations
@@ -21,7 +27,6 @@ import re
 import signal
 import statistics
 import subprocess
-import sys
 import time
 import uuid
 from pathlib import Path
@@ -42,41 +47,8 @@ def _env(workers: int) -> dict[str, str]:
             "MERCATO_RATE_LIMIT_ENABLED": "false", "MERCATO_LOG_LEVEL": "WARNING", "MERCATO_WORKERS": str(workers)}
 
 
-def _serve_with_checkout() -> None:
-    """`mercato serve`, with the checkout (and orders) routers included when app.py does not include
-    them yet (until the lead wires them). Runs in this process: uvicorn with one worker imports the
-    app factory here, so the patch applies."""
-    import mercato.app as app_module
-    import mercato.orders as orders
-    from mercato import cli
-
-    for name, path in (("place_order", "placement"), ("record_payment", "payment_results"),
-                       ("cancel_order", "cancellation")):
-        if not hasattr(orders, name):
-            module = __import__(f"mercato.orders.service.{path}", fromlist=[name])
-            setattr(orders, name, getattr(module, name))
-    original = app_module._include_routers
-
-    def include(app):  # type: ignore[no-untyped-def]
-        original(app)
-        paths = {getattr(r, "path", "") for r in app.routes}
-        if not any("/checkouts" in p for p in paths):
-            from mercato.checkout.endpoints import router as checkout_router
-
-            app.include_router(checkout_router, prefix="/api/v1")
-        if not any(p.endswith("/orders/mine") for p in paths):
-            from mercato.orders.endpoints import router as orders_router
-
-            app.include_router(orders_router, prefix="/api/v1")
-
-    app_module._include_routers = include
-    cli.serve(host="127.0.0.1", port=PORT, workers=1, reload=False, demo=False)
-
-
 def start_server(workers: int) -> subprocess.Popen:
     cmd = [str(ROOT / ".venv" / "bin" / "mercato"), "serve"]
-    if os.environ.get("BENCH_PATCH_ROUTES"):
-        cmd = [sys.executable, __file__, "--serve-with-checkout"]
     proc = subprocess.Popen(cmd, env=_env(workers), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     for _ in range(240):
         try:
@@ -189,9 +161,6 @@ async def main(concurrency: int, orders: int, n_variants: int, workers: int) -> 
 
 
 if __name__ == "__main__":
-    if sys.argv[1:] == ["--serve-with-checkout"]:
-        _serve_with_checkout()
-        raise SystemExit(0)
     ap = argparse.ArgumentParser()
     ap.add_argument("--concurrency", type=int, default=16)
     ap.add_argument("--orders", type=int, default=1500)

@@ -79,3 +79,22 @@ def test_operator_create_then_login(runner: CliRunner) -> None:
     assert dup.exit_code == 1
     weak = runner.invoke(cli, ["operator", "create", "--email", "x" + email, "--password", "password"])
     assert weak.exit_code == 1
+
+
+def test_worker_runs_every_periodic_job(runner: CliRunner, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``mercato worker`` builds no app, yet must run the same periodic jobs as the in-process
+    worker (reservation expiry, webhook sends, notification retries, abandoned checkouts, label
+    retries). The job registry starts empty here, as in a fresh worker process."""
+    from mercato.platform import worker as worker_module
+
+    started: list[list[str]] = []
+
+    async def fake_run_worker(settings) -> None:  # type: ignore[no-untyped-def]
+        started.append(sorted(job.name for job in worker_module.periodic_jobs()))
+
+    monkeypatch.setattr(worker_module, "_periodic", {})
+    monkeypatch.setattr(worker_module, "run_worker", fake_run_worker)
+    r = runner.invoke(cli, ["worker"])
+    assert r.exit_code == 0, r.output
+    assert started == [["checkout.abandon_idle", "fulfillment.retry_labels", "inventory.release_expired",
+                        "notifications.retry_failed", "webhooks.send_due"]]

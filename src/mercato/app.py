@@ -9,6 +9,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
+import mercato.checkout as checkout
 import mercato.fulfillment as fulfillment
 import mercato.inventory as inventory
 import mercato.notifications as notifications
@@ -52,6 +53,19 @@ OPENAPI_TAGS = [
     {"name": "webhooks", "description": "Outbound webhook endpoints, deliveries, replay."},
     {"name": "realtime", "description": "WebSocket /ws (docs/realtime.md) and operator broadcasts."},
 ]
+
+
+def register_periodic_jobs() -> None:
+    """Every module's periodic job, for whichever process runs background work: the API with the
+    in-process worker (``create_app``) or ``mercato worker`` (which builds no app). Idempotent."""
+    worker.register_periodic("inventory.release_expired", inventory.RELEASE_EXPIRED_INTERVAL_SECONDS,
+                             inventory.run_release_expired)
+    worker.register_periodic("webhooks.send_due", webhooks.SEND_INTERVAL_SECONDS, webhooks.run_send_due)
+    worker.register_periodic("notifications.retry_failed", notifications.RETRY_INTERVAL_SECONDS,
+                             notifications.run_retry_failed)
+    worker.register_periodic("checkout.abandon_idle", checkout.ABANDON_INTERVAL_SECONDS, checkout.run_abandon_idle)
+    worker.register_periodic("fulfillment.retry_labels", fulfillment.retry_interval_seconds(),
+                             fulfillment.run_retry_labels)
 
 
 def create_app(settings: Settings | None = None, *, urls: DatabaseUrls | None = None,
@@ -98,13 +112,7 @@ def create_app(settings: Settings | None = None, *, urls: DatabaseUrls | None = 
     app.state.principal_hooks = []
     # Catalog reads ask inventory for stock through this hook (catalog does not import inventory).
     app.state.availability_provider = inventory.availability
-    worker.register_periodic("inventory.release_expired", inventory.RELEASE_EXPIRED_INTERVAL_SECONDS,
-                             inventory.run_release_expired)
-    worker.register_periodic("webhooks.send_due", webhooks.SEND_INTERVAL_SECONDS, webhooks.run_send_due)
-    worker.register_periodic("notifications.retry_failed", notifications.RETRY_INTERVAL_SECONDS,
-                             notifications.run_retry_failed)
-    worker.register_periodic("fulfillment.retry_labels", fulfillment.retry_interval_seconds(),
-                             fulfillment.run_retry_labels)
+    register_periodic_jobs()
     app.state.limiter = Limiter(settings)
     app.state.run_background = settings.run_worker_in_process if start_background is None else start_background
     install_error_handlers(app)

@@ -127,8 +127,10 @@ def _uvicorn(uvicorn: Any, host: str, port: int, workers: int, reload: bool, set
 @app.command()
 def worker() -> None:
     """Run background work only: the outbox relay and jobs (scale these separately in production)."""
-    import mercato.app  # noqa: F401 - importing the app registers every module's event subscribers
+    import mercato.app  # importing the app registers every module's event subscribers
     from mercato.platform.worker import run_worker
+
+    mercato.app.register_periodic_jobs()  # the relay's companions: expiry, retries, webhook sends, …
 
     settings = get_settings()
     urls = _run(lambda: _prepare(settings))

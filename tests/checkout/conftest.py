@@ -9,8 +9,15 @@ import pytest_asyncio
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "cart"))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "payments"))
 
 from checkout_helpers import mount_checkout_router
+from localstripe_fixtures import (  # noqa: F401 (fixtures)
+    app_server,
+    checkout_session_standin,
+    localstripe_url,
+    stripe_env,
+)
 
 
 @pytest_asyncio.fixture

@@ -147,3 +147,23 @@ async def test_customer_checkout_uses_the_jwt_and_b2b_fields(client, db, tenant)
     assert again.status_code == 200 and again.json()["id"] == r.json()["id"]
     r = await client.patch(f"{API}/checkouts/{r.json()['id']}", headers=h, json={"purchase_order_number": "PO-2"})
     assert r.status_code == 200 and r.json()["purchase_order_number"] == "PO-2"
+
+
+async def test_signed_in_customer_needs_no_email_in_the_body(client, db, tenant) -> None:  # type: ignore[no-untyped-def]
+    p = await make_product(db, tenant.id)
+    cust = await customer_headers(client, tenant, email=f"Shopper-{uuid.uuid4().hex[:6]}@Example.com")
+    h = cust["headers"]
+    cart_id = (await client.post(f"{API}/carts", headers=h)).json()["id"]
+    await client.post(f"{API}/carts/{cart_id}/lines", headers=h, json={"variant_id": str(p["variant_id"])})
+    r = await client.post(f"{API}/checkouts", headers=h, json={"cart_id": cart_id})
+    assert r.status_code == 201, r.text
+    assert r.json()["email"] == cust["email"].lower() and r.json()["customer_id"] == cust["user_id"]
+    cid = r.json()["id"]
+    assert (await client.put(f"{API}/checkouts/{cid}/shipping-address", headers=h, json=ADDRESS)).status_code == 200
+    assert (await client.put(f"{API}/checkouts/{cid}/payment-method", headers=h,
+                             json={"method": "manual"})).status_code == 200
+    r = await client.post(f"{API}/checkouts/{cid}/complete", headers={**h, "Idempotency-Key": uuid.uuid4().hex})
+    assert r.status_code == 200, r.text
+    async with db.tenant_transaction(tenant.id) as s:
+        email = (await s.execute(text("SELECT email FROM orders WHERE id = :o"), {"o": r.json()["order"]["id"]})).scalar_one()
+    assert email == cust["email"].lower()

@@ -11,6 +11,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "checkout"))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "cart"))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "fulfillment"))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "webhooks"))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "payments"))
 
 from checkout_helpers import mount_checkout_router
 from webhook_helpers import Receiver, start_receiver

@@ -3,36 +3,26 @@ count outbox events (read as the worker role: the runtime role cannot read the o
 
 from __future__ import annotations
 
-import asyncio
-import os
-import socket
-import threading
-import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
-import httpx
 import pytest
 import pytest_asyncio
-import uvicorn
-from fastapi import FastAPI
-from payments_helpers import STRIPE_TEST_KEY, WEBHOOK_SECRET
+from localstripe_fixtures import (  # noqa: F401 (fixtures)
+    app_server,
+    build_app,
+    checkout_session_standin,
+    localstripe_url,
+    stripe_env,
+)
 from sqlalchemy import text
 
-from mercato.app import create_app
 from mercato.payments.config import get_payment_settings
 from mercato.platform import breaker
 from mercato.platform.db import Database
 from mercato.platform.embedded import DatabaseUrls
 from mercato.settings import Settings
-
-
-def build_app(settings: Settings, db_urls: DatabaseUrls) -> FastAPI:
-    from mercato.platform import security
-
-    security.configure_password_hasher(time_cost=1, memory_cost=1024, parallelism=1)
-    return create_app(settings, urls=db_urls, start_background=False)
 
 
 @pytest_asyncio.fixture(scope="session")
@@ -111,78 +101,3 @@ async def pay(db: Database) -> AsyncIterator[Any]:
     yield start
 
 
-# --------------------------------------------------------------------------- real servers on loopback
-
-
-
-def _loopback_socket() -> socket.socket:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    return sock
-
-
-@pytest.fixture(scope="session")
-def localstripe_url() -> Iterator[str]:
-    """localstripe (a fake, stateful Stripe) on a free loopback port, in a thread with its own loop."""
-    aiohttp_web = pytest.importorskip("aiohttp.web")
-    localstripe_server = pytest.importorskip("localstripe.server")
-    loop = asyncio.new_event_loop()
-    sock = _loopback_socket()
-    port = sock.getsockname()[1]
-    runner = aiohttp_web.AppRunner(localstripe_server.app, access_log=None)
-    ready = threading.Event()
-
-    def serve() -> None:
-        asyncio.set_event_loop(loop)
-        loop.run_until_complete(runner.setup())
-        loop.run_until_complete(aiohttp_web.SockSite(runner, sock).start())
-        ready.set()
-        loop.run_forever()
-        loop.run_until_complete(runner.cleanup())
-        loop.close()
-
-    thread = threading.Thread(target=serve, name="localstripe", daemon=True)
-    thread.start()
-    assert ready.wait(10), "localstripe did not start"
-    url = f"http://127.0.0.1:{port}"
-    httpx.delete(f"{url}/_config/data", timeout=5).raise_for_status()
-    yield url
-    loop.call_soon_threadsafe(loop.stop)
-    thread.join(10)
-
-
-@pytest.fixture(scope="session")
-def app_server(db_urls: DatabaseUrls, settings: Settings) -> Iterator[str]:
-    """The real app under uvicorn on a loopback port (its own loop, lifespan and pools), so
-    localstripe can deliver webhooks over real HTTP."""
-    application = build_app(settings, db_urls)
-    server = uvicorn.Server(uvicorn.Config(application, log_level="warning", lifespan="on", access_log=False))
-    sock = _loopback_socket()
-    port = sock.getsockname()[1]
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="uvicorn", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "uvicorn did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(20)
-
-
-@pytest.fixture(scope="module")
-def stripe_env(localstripe_url: str) -> Iterator[dict[str, str]]:
-    """Stripe enabled against localstripe, for a whole module (the uvicorn app reads it too)."""
-    values = {"MERCATO_STRIPE_SECRET_KEY": STRIPE_TEST_KEY, "MERCATO_STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
-              "MERCATO_STRIPE_API_BASE": localstripe_url, "MERCATO_PAYMENT_GATEWAY_TIMEOUT_SECONDS": "10"}
-    saved = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    get_payment_settings.cache_clear()
-    yield values
-    for k, v in saved.items():
-        if v is None:
-            os.environ.pop(k, None)
-        else:
-            os.environ[k] = v
-    get_payment_settings.cache_clear()

@@ -12,7 +12,6 @@ import httpx
 import pytest
 import pytest_asyncio
 import stripe
-from aiohttp import web
 from payments_helpers import STRIPE_TEST_KEY, WEBHOOK_PATH, signed, stripe_event
 
 import mercato.payments as payments
@@ -194,39 +193,9 @@ async def test_charge_refunded_records_a_refund_made_in_the_dashboard(client, st
 
 
 @pytest_asyncio.fixture
-async def checkout_stripe(payment_env, stripe_env) -> Any:
-    """localstripe has no Checkout Sessions: a minimal stand-in serving the two calls we make
-    (create, expire), answering like Stripe does, on a loopback port, used by the real SDK."""
-    sessions: dict[str, dict[str, Any]] = {}
-
-    async def create(request: web.Request) -> web.Response:
-        form = await request.post()
-        sid = f"cs_test_{uuid.uuid4().hex}"
-        sessions[sid] = {
-            "id": sid, "object": "checkout.session", "status": "open", "payment_status": "unpaid", "mode": "payment",
-            "url": f"https://checkout.stripe.com/c/pay/{sid}", "amount_total": int(form["line_items[0][price_data][unit_amount]"]),
-            "currency": form["line_items[0][price_data][currency]"], "client_reference_id": form["client_reference_id"],
-            "metadata": {k[len("metadata["):-1]: v for k, v in form.items() if k.startswith("metadata[")},
-            "payment_intent": None, "idempotency_key": request.headers.get("Idempotency-Key"),
-        }
-        return web.json_response(sessions[sid])
-
-    async def expire(request: web.Request) -> web.Response:
-        s = sessions[request.match_info["sid"]]
-        s["status"] = "expired"
-        return web.json_response(s)
-
-    app = web.Application()
-    app.router.add_post("/v1/checkout/sessions", create)
-    app.router.add_post("/v1/checkout/sessions/{sid}/expire", expire)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    payment_env(stripe_api_base=f"http://127.0.0.1:{port}")
-    yield sessions
-    await runner.cleanup()
+async def checkout_stripe(payment_env, checkout_session_standin) -> Any:
+    """The shared Checkout Session stand-in (``localstripe_fixtures``): sessions by id."""
+    return checkout_session_standin
 
 
 async def _checkout(db: Database, tenant_id: uuid.UUID, amount: int = 4200, currency: str = "EUR") -> Any:

@@ -11,11 +11,11 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Request, Response, status
+from fastapi import APIRouter, Depends, Request, Response, status
 
 from mercato.cart import service
+from mercato.cart.auth import providers, storefront_actor
 from mercato.cart.domain import CART_TOKEN_HEADER
-from mercato.cart.errors import TenantRequired
 from mercato.cart.models import Cart as CartRow
 from mercato.cart.schemas import (
     Cart,
@@ -32,7 +32,6 @@ from mercato.cart.schemas import (
     ShippingOption,
     ShippingOptionList,
 )
-from mercato.platform.auth import PermissionDenied, Public
 from mercato.platform.db import SessionDep
 from mercato.platform.errors import problem_schema_responses
 from mercato.platform.security import Permission
@@ -40,24 +39,8 @@ from mercato.platform.security import Permission
 router = APIRouter(prefix="/carts", tags=["carts"])
 
 
-async def _actor(principal: Public,
-                 x_cart_token: Annotated[str | None, Header(alias=CART_TOKEN_HEADER, max_length=200)] = None
-                 ) -> service.Actor:
-    """Public (guests welcome) but the shop must be known, and an authenticated caller needs ``cart``."""
-    if principal.tenant_id is None:
-        raise TenantRequired()
-    if principal.is_authenticated and not principal.can(Permission.CART):
-        raise PermissionDenied(f"requires permission {Permission.CART!s}", permission=str(Permission.CART))
-    return service.Actor(principal=principal, token=x_cart_token or None)
-
-
-ActorDep = Annotated[service.Actor, Depends(_actor)]
-
-
-def _providers(request: Request) -> service.Providers:
-    state = request.app.state
-    return service.Providers(availability=getattr(state, "availability_provider", None),
-                             tax=getattr(state, "tax_provider", None))
+ActorDep = Annotated[service.Actor, Depends(storefront_actor(Permission.CART))]
+_providers = providers
 
 
 async def _out(session, cart: CartRow, request: Request, token: str | None = None) -> Cart:  # type: ignore[no-untyped-def]

@@ -41,6 +41,29 @@ CHECKOUT_TTL = timedelta(hours=24)
 RENEW_SLACK = timedelta(seconds=60)
 
 
+#: A checkout with no request for this long is abandoned by the worker (``checkout.tasks``); the
+#: default of ``MERCATO_CHECKOUT_ABANDON_AFTER_MINUTES``. Never longer than the checkout's lifetime.
+DEFAULT_ABANDON_AFTER = timedelta(hours=1)
+
+
+def abandon_after(minutes: str | None) -> timedelta:
+    """The idle time after which a checkout is abandoned: the setting in minutes (a positive number),
+    else the default; capped at :data:`CHECKOUT_TTL` (a checkout that old is over anyway)."""
+    try:
+        value = timedelta(minutes=float(minutes)) if minutes not in (None, "") else DEFAULT_ABANDON_AFTER
+    except (TypeError, ValueError):
+        value = DEFAULT_ABANDON_AFTER
+    if value <= timedelta(0):
+        value = DEFAULT_ABANDON_AFTER
+    return min(value, CHECKOUT_TTL)
+
+
+def idle_expiry_cutoff(now: datetime, idle_for: timedelta) -> datetime:
+    """Every interaction sets ``expires_at = now + CHECKOUT_TTL``: a checkout idle for at least
+    ``idle_for`` is one whose ``expires_at`` is at or before this."""
+    return now - idle_for + CHECKOUT_TTL
+
+
 def check_transition(current: str, target: CheckoutStatus) -> CheckoutStatus:
     allowed = TRANSITIONS[CheckoutStatus(current)]
     if target not in allowed:

@@ -15,7 +15,7 @@ from fastapi import APIRouter, Depends, Header, Request, Response, status
 import mercato.cart as cart
 import mercato.inventory as inventory
 from mercato.checkout import service
-from mercato.checkout.errors import IdempotencyKeyRequired, PaymentDeclined, TenantRequired
+from mercato.checkout.errors import IdempotencyKeyRequired, PaymentDeclined
 from mercato.checkout.metrics import checkout_metrics
 from mercato.checkout.models import Checkout as CheckoutRow
 from mercato.checkout.schemas import (
@@ -40,7 +40,6 @@ from mercato.checkout.schemas import (
     ShippingOption,
     ShippingOptionList,
 )
-from mercato.platform.auth import PermissionDenied, Public
 from mercato.platform.db import SessionDep
 from mercato.platform.errors import problem_response, problem_schema_responses
 from mercato.platform.security import Permission
@@ -48,23 +47,8 @@ from mercato.platform.security import Permission
 router = APIRouter(prefix="/checkouts", tags=["checkout"])
 
 
-async def _actor(principal: Public,
-                 x_cart_token: Annotated[str | None, Header(alias=cart.CART_TOKEN_HEADER, max_length=200)] = None
-                 ) -> cart.Actor:
-    if principal.tenant_id is None:
-        raise TenantRequired()
-    if principal.is_authenticated and not principal.can(Permission.CHECKOUT):
-        raise PermissionDenied(f"requires permission {Permission.CHECKOUT!s}", permission=str(Permission.CHECKOUT))
-    return cart.Actor(principal=principal, token=x_cart_token or None)
-
-
-ActorDep = Annotated[cart.Actor, Depends(_actor)]
-
-
-def _providers(request: Request) -> cart.Providers:
-    state = request.app.state
-    return cart.Providers(availability=getattr(state, "availability_provider", None),
-                          tax=getattr(state, "tax_provider", None))
+ActorDep = Annotated[cart.Actor, Depends(cart.storefront_actor(Permission.CHECKOUT))]
+_providers = cart.providers
 
 
 async def _out(session, checkout: CheckoutRow, request: Request, actor: cart.Actor) -> Checkout:  # type: ignore[no-untyped-def]
@@ -232,7 +216,9 @@ async def complete_checkout(checkout_id: uuid.UUID, request: Request, session: S
     try:
         done = await service.complete(session, checkout_id, actor, _providers(request),
                                       idempotency_key=idempotency_key, card_number=data.card_number,
-                                      payment_method_id=data.payment_method_id)
+                                      payment_method_id=data.payment_method_id,
+                                      stripe={"flow": data.stripe_flow, "success_url": data.success_url,
+                                              "cancel_url": data.cancel_url})
     except inventory.InsufficientStock:
         metrics.insufficient_stock.inc()
         raise

@@ -11,10 +11,6 @@ class CheckoutNotFound(NotFound):
     code, title = "checkout_not_found", "Checkout not found"
 
 
-class TenantRequired(BadRequest):
-    code, title = "tenant_required", "Name the shop (API key, JWT, shop subdomain or X-Mercato-Tenant)"
-
-
 class EmailRequired(ValidationFailed):
     code, title = "email_required", "A guest checkout needs an e-mail address"
 

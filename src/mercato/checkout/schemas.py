@@ -51,6 +51,13 @@ class CompleteIn(_Input):
 
     card_number: str | None = Field(default=None, max_length=40, description="test gateway card")
     payment_method_id: str | None = Field(default=None, max_length=255, description="Stripe PaymentMethod id")
+    stripe_flow: Literal["payment_intent", "checkout_session"] = Field(
+        default="payment_intent", description="stripe: a PaymentIntent confirmed by Stripe.js (client_secret) or a "
+        "hosted Stripe Checkout Session (redirect_url)")
+    success_url: str | None = Field(default=None, max_length=2000, pattern=r"^https?://",
+                                    description="stripe checkout_session: where Stripe sends the customer after paying")
+    cancel_url: str | None = Field(default=None, max_length=2000, pattern=r"^https?://",
+                                   description="stripe checkout_session: where Stripe sends a customer who gives up")
 
 
 class CheckoutLine(BaseModel):

@@ -15,10 +15,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from mercato.orders.models import Order, OrderHistory, OrderLine, OrderNote, OrderSettings
 
 
-async def insert_order(session: AsyncSession, values: dict[str, Any]) -> uuid.UUID | None:
-    """Insert unless a unique key (number or checkout) is taken: then None, and nothing written."""
-    table = Order.__table__
-    result = await session.execute(pg_insert(table).values(**values).on_conflict_do_nothing().returning(table.c.id))
+async def insert_order(session: AsyncSession, values: dict[str, Any]) -> Order | None:
+    """Insert unless a unique key (number or checkout) is taken: then None, and nothing written.
+    One round trip: the new row comes back as an entity (``INSERT … RETURNING``)."""
+    values = dict(values)
+    if "metadata" in values:  # the column is ``metadata``, the attribute ``metadata_``
+        values["metadata_"] = values.pop("metadata")
+    stmt = pg_insert(Order).values(**values).on_conflict_do_nothing().returning(Order)
+    result = await session.execute(stmt, execution_options={"populate_existing": True})
     return result.scalar_one_or_none()
 
 

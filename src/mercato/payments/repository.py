@@ -18,11 +18,11 @@ async def insert_payment(session: AsyncSession, values: dict[str, Any]) -> Payme
     (a concurrent duplicate waits for the first transaction, then finds the conflict)."""
     stmt = (insert(Payment).values(**values)
             .on_conflict_do_nothing(index_elements=[Payment.tenant_id, Payment.idempotency_key])
-            .returning(Payment.id))
-    payment_id = (await session.execute(stmt)).scalar_one_or_none()
-    if payment_id is None:
-        return None
-    return await get_payment(session, values["tenant_id"], payment_id, for_update=True)
+            .returning(Payment))
+    # One round trip: the ORM-enabled INSERT … RETURNING gives the row as an entity (our own fresh row:
+    # no other transaction can see, let alone lock, it).
+    result = await session.execute(stmt, execution_options={"populate_existing": True})
+    return result.scalar_one_or_none()
 
 
 async def get_payment(session: AsyncSession, tenant_id: uuid.UUID, payment_id: uuid.UUID, *,

@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Collection
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Protocol, runtime_checkable
+from typing import Protocol, cast, runtime_checkable
 
 import pycountry
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -61,15 +61,27 @@ async def rates_for(session: AsyncSession, address: Address, tax_classes: Collec
 # --------------------------------------------------------------------------- settings
 
 
+_SETTINGS_KEY = "mercato.taxes.settings"
+
+
 async def get_tax_settings(session: AsyncSession) -> TaxSettings:
+    """The shop's tax settings, read once per transaction (a request prices a cart more than once:
+    the change, then the answer); cached in the session for the tenant it is bound to."""
+    tenant = current_tenant(session)
+    cached = session.info.get(_SETTINGS_KEY)
+    if cached is not None and cached[0] == tenant:
+        return cast(TaxSettings, cached[1])
     row = await repository.get_settings(session)
-    return TaxSettings(row.prices_include_tax, row.shipping_tax_class) if row else TaxSettings()
+    settings = TaxSettings(row.prices_include_tax, row.shipping_tax_class) if row else TaxSettings()
+    session.info[_SETTINGS_KEY] = (tenant, settings)
+    return settings
 
 
 async def put_tax_settings(session: AsyncSession, data: TaxSettingsIn) -> TaxSettings:
     before = await get_tax_settings(session)
     row = await repository.upsert_settings(session, current_tenant(session), data.model_dump())  # type: ignore[arg-type]
     after = TaxSettings(row.prices_include_tax, row.shipping_tax_class)
+    session.info[_SETTINGS_KEY] = (current_tenant(session), after)
     await audit.record(session, action="tax_settings.updated", resource_type="tax_settings",
                        changes=audit.diff(before.__dict__, after.__dict__))
     return after

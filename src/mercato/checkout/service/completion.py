@@ -72,13 +72,22 @@ class Completion:
     replayed: bool = False
 
 
-def _payment_data(checkout: Checkout, card_number: str | None, payment_method_id: str | None) -> dict[str, Any]:
+def _payment_data(checkout: Checkout, card_number: str | None, payment_method_id: str | None,
+                  stripe: dict[str, Any] | None = None) -> dict[str, Any]:
     if checkout.payment_method == "test":
         if not card_number:
             raise ValidationFailed("the test gateway needs a card_number", field="card_number")
         return {"card_number": card_number}
-    if checkout.payment_method == "stripe" and payment_method_id:
-        return {"payment_method": payment_method_id, "confirm": True}
+    if checkout.payment_method == "stripe":
+        stripe = stripe or {}
+        if stripe.get("flow") == "checkout_session":
+            for name in ("success_url", "cancel_url"):
+                if not stripe.get(name):
+                    raise ValidationFailed(f"a Stripe Checkout Session needs {name}", field=name)
+            return {"flow": "checkout_session", "success_url": stripe["success_url"],
+                    "cancel_url": stripe["cancel_url"]}
+        if payment_method_id:
+            return {"payment_method": payment_method_id, "confirm": True}
     return {}
 
 
@@ -142,23 +151,35 @@ def build_draft(checkout: Checkout, priced: cart.PricedCart) -> orders.OrderDraf
         organization_name=checkout.organization_name, purchase_order_number=checkout.purchase_order_number)
 
 
+@dataclass
+class _Placed:
+    order: orders.PlacedOrder
+    cart: Any  # the locked cart row (marked converted when the checkout completes)
+
+
 async def _place(session: AsyncSession, checkout: Checkout, actor: cart.Actor,
-                 providers: cart.Providers) -> str:
-    """Place the order (and redeem its coupons); returns the order's status."""
+                 providers: cart.Providers) -> _Placed:
+    """Place the order (and redeem its coupons).
+
+    Priced without the availability provider: the stock hold (``ensure_reservation``) is what decides
+    whether the goods are there, availability figures would only feed warnings nobody reads here.
+    The checkout row is not written here: ``complete`` writes it once, at the end."""
     row = await cart_row(session, checkout, actor, for_update=True)
-    priced = await price(session, checkout, row, providers)
+    priced = await price(session, checkout, row, cart.Providers(availability=None, tax=providers.tax))
     await _check_orderable(session, checkout, priced)
     await ensure_reservation(session, checkout, priced)
     placed = await orders.place_order(session, build_draft(checkout, priced), actor=actor.principal)
     key = domain.customer_key(checkout.customer_id, checkout.email)
     for applied in priced.totals.applied:
         await promotions.redeem(session, applied.id, key, placed.id)
+    return _Placed(order=placed, cart=row)
+
+
+def _set_order(checkout: Checkout, placed: orders.PlacedOrder) -> None:
     checkout.order_id, checkout.order_number = placed.id, placed.number
     checkout.order_total, checkout.currency = placed.total, placed.currency
     if checkout.status == CheckoutStatus.OPEN:
         checkout.status = domain.check_transition(checkout.status, CheckoutStatus.PAYMENT_PENDING).value
-    await record(session, checkout, "checkout.order_placed", order_id=placed.id, order_number=placed.number)
-    return str(placed.status)
 
 
 async def _check_stock_for_retry(session: AsyncSession, checkout: Checkout) -> None:
@@ -181,39 +202,63 @@ async def _check_stock_for_retry(session: AsyncSession, checkout: Checkout) -> N
         raise inventory.InsufficientStock(short)
 
 
-async def _mark_cart_converted(session: AsyncSession, checkout: Checkout, actor: cart.Actor) -> None:
-    try:
-        row = await cart_row(session, checkout, actor, for_update=True)
-    except MercatoError:  # already converted, or gone
-        return
+async def _client_secret_again(session: AsyncSession, checkout: Checkout) -> str | None:
+    """A Stripe payment still waiting for the customer: its client secret again (the storefront lost
+    it, e.g. on a reload). Never stored: payments asks Stripe for it (the attempt is replayed by its key)."""
+    payment = (checkout.result or {}).get("payment") or {}
+    if (checkout.payment_method != "stripe" or payment.get("status") not in ("pending", "requires_action")
+            or not checkout.completion_key or checkout.order_id is None or not checkout.order_total
+            or not checkout.currency):
+        return None
+    again = await payments.start_payment(
+        session, order_id=checkout.order_id, amount=checkout.order_total, currency=checkout.currency,
+        method="stripe", idempotency_key=domain.payment_idempotency_key(checkout.id, checkout.completion_key))
+    return again.client_secret if again.payment.status in ("pending", "requires_action") else None
+
+
+async def _mark_cart_converted(session: AsyncSession, checkout: Checkout, actor: cart.Actor,
+                               row: Any | None) -> None:
+    if row is None:  # placed by an earlier request (a retry after a decline): lock the cart now
+        try:
+            row = await cart_row(session, checkout, actor, for_update=True)
+        except MercatoError:  # already converted, or gone
+            return
     await cart.mark_converted(session, row)
 
 
 async def complete(session: AsyncSession, checkout_id: uuid.UUID, actor: cart.Actor, providers: cart.Providers, *,
                    idempotency_key: str, card_number: str | None = None,
-                   payment_method_id: str | None = None) -> Completion:
+                   payment_method_id: str | None = None, stripe: dict[str, Any] | None = None) -> Completion:
     checkout = await load(session, checkout_id, actor, for_update=True)
     if checkout.status == CheckoutStatus.COMPLETED and checkout.result is not None:
-        return Completion(checkout, checkout.result, replayed=True)
+        return Completion(checkout, checkout.result, replayed=True,
+                          client_secret=await _client_secret_again(session, checkout))
     require_active(checkout)
     if not checkout.payment_method:
         raise PaymentMethodRequired()
-    data = _payment_data(checkout, card_number, payment_method_id)
-    placed_status = "pending"
+    data = _payment_data(checkout, card_number, payment_method_id, stripe)
+    new: _Placed | None = None
+    order_id: uuid.UUID | None
+    order_number: str | None
+    total: int | None
+    currency: str | None
     if checkout.order_id is None:
-        placed_status = await _place(session, checkout, actor, providers)
+        new = await _place(session, checkout, actor, providers)
+        order_id, order_number = new.order.id, new.order.number
+        total, currency = new.order.total, new.order.currency
     else:
         await _check_stock_for_retry(session, checkout)
-    assert checkout.order_id is not None and checkout.order_total is not None and checkout.currency
-    order_ref = {"id": str(checkout.order_id), "number": checkout.order_number, "total": checkout.order_total,
-                 "currency": checkout.currency}
+        order_id, order_number = checkout.order_id, checkout.order_number
+        total, currency = checkout.order_total, checkout.currency
+    assert order_id is not None and total is not None and currency
+    order_ref = {"id": str(order_id), "number": order_number, "total": total, "currency": currency}
 
     payment: dict[str, Any]
     client_secret = None
-    if checkout.order_total > 0:
+    method = checkout.payment_method
+    if total > 0:
         started = await payments.start_payment(
-            session, order_id=checkout.order_id, amount=checkout.order_total, currency=checkout.currency,
-            method=checkout.payment_method, payment_data=data,
+            session, order_id=order_id, amount=total, currency=currency, method=method, payment_data=data,
             idempotency_key=domain.payment_idempotency_key(checkout.id, idempotency_key))
         p = started.payment
         client_secret = started.client_secret
@@ -221,33 +266,47 @@ async def complete(session: AsyncSession, checkout_id: uuid.UUID, actor: cart.Ac
                    "redirect_url": started.redirect_url, "failure_code": p.failure_code}
         state = None
         if p.status in RECORDED_OUTCOMES:  # pending / requires_action: the webhook or staff settle it later
-            state = await orders.record_payment(session, checkout.order_id, outcome=p.status, amount=p.amount,
+            state = await orders.record_payment(session, order_id, outcome=p.status, amount=p.amount,
                                                 payment_id=p.id, actor=actor.principal)
     else:  # fully discounted: nothing to charge
-        payment = {"id": None, "status": "captured", "method": checkout.payment_method, "next_action": None,
+        payment = {"id": None, "status": "captured", "method": method, "next_action": None,
                    "redirect_url": None, "failure_code": None}
-        state = await orders.record_payment(session, checkout.order_id, outcome="captured", amount=0,
+        state = await orders.record_payment(session, order_id, outcome="captured", amount=0,
                                             payment_id=None, actor=actor.principal)
-    order_ref.update(_order_state(state) if state is not None else {"status": placed_status})
+    order_ref.update(_order_state(state) if state is not None else
+                     {"status": str(new.order.status) if new else "pending"})
     result = {"order": order_ref, "payment": payment}
 
-    if not domain.completes_checkout(payment["status"]) or payment["status"] == "requires_action":
-        declined = payment["status"] != "requires_action"
-        await record(session, checkout, "checkout.payment_failed" if declined else "checkout.payment_requires_action",
-                     order_id=checkout.order_id, payment_id=payment["id"], failure_code=payment["failure_code"])
-        await session.flush()
+    # The checkout row is written once (one UPDATE, at the final flush), with the order it produced and
+    # its new status; the events go to the outbox without flushing it first.
+    declined = not domain.completes_checkout(payment["status"])
+    settled = not declined and payment["status"] != "requires_action"
+    if settled:
+        await _mark_cart_converted(session, checkout, actor, new.cart if new else None)
+    if new is not None:
+        _set_order(checkout, new.order)
+    status_when_placed = checkout.status
+    if settled:
+        checkout.status = domain.check_transition(checkout.status, CheckoutStatus.COMPLETED).value
+        checkout.completion_key = idempotency_key
+        checkout.completed_at = now()
+        checkout.result = result
+    with session.no_autoflush:
+        if new is not None:
+            await record(session, checkout, "checkout.order_placed", status=status_when_placed, order_id=order_id,
+                         order_number=order_number)
+        if not settled:
+            await record(session, checkout,
+                         "checkout.payment_failed" if declined else "checkout.payment_requires_action",
+                         order_id=order_id, payment_id=payment["id"], failure_code=payment["failure_code"])
+        else:
+            await record(session, checkout, "checkout.completed", actor=actor, audited=True, order_id=order_id,
+                         order_number=order_number, payment_status=payment["status"], payment_method=method,
+                         total=total, currency=currency)
+    await session.flush()
+    if not settled:
         return Completion(checkout, result, declined=declined, failure_code=payment["failure_code"],
                           client_secret=client_secret)
-
-    await _mark_cart_converted(session, checkout, actor)
-    checkout.status = domain.check_transition(checkout.status, CheckoutStatus.COMPLETED).value
-    checkout.completion_key = idempotency_key
-    checkout.completed_at = now()
-    checkout.result = result
-    await record(session, checkout, "checkout.completed", actor=actor, audited=True, order_id=checkout.order_id,
-                 order_number=checkout.order_number, payment_status=payment["status"],
-                 payment_method=checkout.payment_method, total=checkout.order_total, currency=checkout.currency)
-    await session.flush()
     return Completion(checkout, result, client_secret=client_secret)
 
 

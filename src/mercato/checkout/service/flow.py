@@ -32,13 +32,10 @@ from mercato.platform.security import token_digest
 from mercato.pricing import AddressIn, validate_address
 
 
-async def _customer_email(session: AsyncSession, customer_id: uuid.UUID) -> str | None:
-    # identity exports no user lookup yet (asked for); until then customers send their e-mail.
-    get_user = getattr(identity, "get_user", None)
-    if get_user is None:
-        return None
-    user = await get_user(session, customer_id)
-    return getattr(user, "email", None)
+async def customer_email(session: AsyncSession, customer_id: uuid.UUID) -> str | None:
+    """A signed-in customer's e-mail from their account (identity's public face): they need not send it."""
+    contact = await identity.get_contact(session, customer_id)
+    return contact.email.lower() if contact is not None and contact.email else None
 
 
 async def start(session: AsyncSession, data: CheckoutCreate, actor: cart.Actor,
@@ -59,7 +56,7 @@ async def start(session: AsyncSession, data: CheckoutCreate, actor: cart.Actor,
         return existing, False
     customer_id = actor.customer_id if row.customer_id == actor.customer_id else None
     if email is None and customer_id is not None:
-        email = await _customer_email(session, customer_id)
+        email = await customer_email(session, customer_id)
     if email is None and customer_id is None:
         raise EmailRequired("a guest checkout needs an e-mail address", field="email")
     checkout = await repository.insert(session, {

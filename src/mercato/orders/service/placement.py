@@ -16,7 +16,6 @@ from mercato.orders.models import Order
 from mercato.orders.service.common import (
     history,
     hold_stock,
-    load,
     log,
     move,
     now,
@@ -59,11 +58,8 @@ async def place_order(session: AsyncSession, draft: OrderDraft, *, actor: Princi
     tenant = tenant_of(session)
     domain.check_draft(draft)
     currency = check_currency(draft.currency)
-    if draft.checkout_id is not None:
-        existing = await repository.get_by_checkout(session, tenant, draft.checkout_id)
-        if existing is not None:
-            return placed(existing)
-
+    # No look-up first: the unique ``checkout_id`` makes the INSERT itself the check (a conflict
+    # looks the existing order up below).
     values: dict[str, Any] = {
         "tenant_id": tenant, "status": OrderStatus.PENDING.value, "payment_status": domain.PaymentStatus.UNPAID.value,
         "fulfillment_status": domain.FulfillmentStatus.UNFULFILLED.value, "customer_id": draft.customer_id,
@@ -78,19 +74,20 @@ async def place_order(session: AsyncSession, draft: OrderDraft, *, actor: Princi
         "purchase_order_number": draft.purchase_order_number, "locale": draft.locale or "en",
         "metadata": dict(draft.metadata), "placed_at": now(),
     }
-    order_id = None
+    order: Order | None = None
     for _ in range(NUMBER_ATTEMPTS):
         values["number"] = domain.order_number(values["placed_at"].date())
-        order_id = await repository.insert_order(session, values)
-        if order_id is not None:
+        order = await repository.insert_order(session, values)
+        if order is not None:
             break
         if draft.checkout_id is not None:
             existing = await repository.get_by_checkout(session, tenant, draft.checkout_id)
             if existing is not None:  # a concurrent placement of the same checkout won
                 return placed(existing)
         log.info("order number taken, retrying", extra={"number": values["number"]})
-    if order_id is None:
+    if order is None:
         raise RuntimeError("could not allocate an order number")
+    order_id = order.id
 
     await repository.insert_lines(session, [{
         "tenant_id": tenant, "order_id": order_id, "position": i, "variant_id": line.variant_id,
@@ -99,7 +96,6 @@ async def place_order(session: AsyncSession, draft: OrderDraft, *, actor: Princi
         "quantity": line.quantity, "subtotal": line.subtotal, "discount": line.discount, "tax": line.tax,
         "tax_rate": _rate(line.tax_rate, i), "total": line.total,
     } for i, line in enumerate(draft.lines)])
-    order = await load(session, order_id)
     await history(session, order, "status", actor=actor, to_status=order.status, message="order placed",
                   data={"checkout_id": str(draft.checkout_id) if draft.checkout_id else None}, customer_visible=True)
     await publish(session, "order.created", order, subtotal=order.subtotal, discount_total=order.discount_total,

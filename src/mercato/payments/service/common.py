@@ -124,13 +124,17 @@ async def apply_outcome(session: AsyncSession, payment: Payment, outcome: Outcom
         payment.failure_message = outcome.failure_message
     elif target in (PaymentStatus.AUTHORIZED, PaymentStatus.REQUIRES_ACTION):
         payment.failure_code = payment.failure_message = None
-    await session.flush()
     event = events.STATUS_EVENTS.get(target.value)
     if event:
         extra: dict[str, Any] = dict(event_data or {})
         if target is PaymentStatus.FAILED:
             extra.update(failure_code=payment.failure_code, failure_message=payment.failure_message)
-        await publish(session, event, payment, **extra)
+        # The event is built from the entity; the row is written by the next flush (one UPDATE when the
+        # test gateway authorizes and captures in one go), always before the transaction commits.
+        with session.no_autoflush:
+            await publish(session, event, payment, **extra)
+    else:
+        await session.flush()
     return True
 
 
@@ -148,5 +152,8 @@ async def payments_out(session: AsyncSession, payments: list[Payment]) -> list[P
             for p in payments]
 
 
-async def payment_out(session: AsyncSession, payment: Payment) -> PaymentOut:
+async def payment_out(session: AsyncSession, payment: Payment, *, new: bool = False) -> PaymentOut:
+    """``new``: the payment was created in this transaction, so it has no refunds (no query)."""
+    if new:
+        return PaymentOut.model_validate(payment, from_attributes=True).model_copy(update={"refunds": []})
     return (await payments_out(session, [payment]))[0]

@@ -73,7 +73,8 @@ async def start_payment(session: AsyncSession, *, order_id: uuid.UUID, amount: i
     await apply_outcome(session, payment, outcome)
     if capture and not gateway.captures_in_start and payment.status == PaymentStatus.AUTHORIZED:
         outcome = await _capture(session, payment, payment.amount)
-    return PaymentResult(payment=await payment_out(session, payment), client_secret=outcome.client_secret,
+    await session.flush()  # one UPDATE for what the gateway said (authorized and captured: both at once)
+    return PaymentResult(payment=await payment_out(session, payment, new=True), client_secret=outcome.client_secret,
                          next_action=outcome.next_action, redirect_url=outcome.redirect_url)
 
 
