@@ -52,10 +52,7 @@ async def shop(client: httpx.AsyncClient, tenant: Any, *, east: int = 3, west: i
 async def paid_order(client: httpx.AsyncClient, tenant: Any, s: dict[str, Any], lines: dict[str, int], *,
                      as_customer: bool = False) -> dict[str, Any]:
     """An order of ``lines`` (``{"Red": 2, "Blue": 1}``) paid with the test gateway, by a guest or
-    (``as_customer``) by a registered customer (``order["customer"]``).
-
-    Guests by default: the carts module's customer-cart upsert fails once PostgreSQL switches the
-    prepared statement to a generic plan (reported to the lead), so tests make few customer carts."""
+    (``as_customer``) by a registered customer (``order["customer"]``)."""
     customer = await customer_headers(client, tenant) if as_customer else None
     if customer is None:
         r = await client.post(f"{API}/carts", headers=tenant.storefront_headers)

@@ -1,9 +1,6 @@
 from __future__ import annotations
 
-import asyncio
-import socket
 import sys
-import threading
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -14,7 +11,9 @@ import pytest_asyncio
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "checkout"))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "cart"))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "payments"))
 
+from localstripe_fixtures import localstripe_url  # noqa: F401 (the shared localstripe server)
 from returns_helpers import STRIPE_KEY
 
 
@@ -25,40 +24,8 @@ async def client(app) -> AsyncIterator[httpx.AsyncClient]:  # type: ignore[no-un
         yield c
 
 
-@pytest.fixture(scope="session")
-def localstripe_url() -> Iterator[str]:
-    """localstripe (a fake, stateful Stripe) on a free loopback port, in a thread with its own loop."""
-    aiohttp_web = pytest.importorskip("aiohttp.web")
-    localstripe_server = pytest.importorskip("localstripe.server")
-    loop = asyncio.new_event_loop()
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    runner = aiohttp_web.AppRunner(localstripe_server.app, access_log=None)
-    ready = threading.Event()
-
-    def serve() -> None:
-        asyncio.set_event_loop(loop)
-        loop.run_until_complete(runner.setup())
-        loop.run_until_complete(aiohttp_web.SockSite(runner, sock).start())
-        ready.set()
-        loop.run_forever()
-        loop.run_until_complete(runner.cleanup())
-        loop.close()
-
-    thread = threading.Thread(target=serve, name="localstripe-returns", daemon=True)
-    thread.start()
-    assert ready.wait(10), "localstripe did not start"
-    url = f"http://127.0.0.1:{port}"
-    httpx.delete(f"{url}/_config/data", timeout=5).raise_for_status()
-    yield url
-    loop.call_soon_threadsafe(loop.stop)
-    thread.join(10)
-
-
 @pytest.fixture
-def stripe_env(localstripe_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+def stripe_env(localstripe_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:  # noqa: F811
     """Stripe enabled against localstripe for one test."""
     from mercato.payments.config import get_payment_settings
 

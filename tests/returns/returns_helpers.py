@@ -64,9 +64,8 @@ async def customer_order(client: httpx.AsyncClient, tenant: Any, shop: dict[str,
     """A signed-in customer's order for ``[(size, quantity)]`` (8.5 % tax, 5.00 shipping), paid with
     the test card, delivered by staff through the API. Returns ``{"customer", "headers", "order"}``.
 
-    Placed through the orders and payments services as checkout would: creating a customer cart
-    over HTTP more than five times on one pooled connection fails in the carts module (see the
-    returns report), and these tests are about returns."""
+    Placed through the orders and payments services as checkout would (these tests are about
+    returns; the HTTP checkout path is covered by the checkout and e2e tests)."""
     customer = customer or await customer_headers(client, tenant)
     database = db or client._transport.app.state.db  # type: ignore[attr-defined]
     async with database.tenant_transaction(tenant.id) as s:
