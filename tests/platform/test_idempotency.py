@@ -57,6 +57,12 @@ async def with_secret(payload: dict[str, Any], principal: Authenticated) -> dict
             "a": {"b": "not a dict"}}
 
 
+@router.post("/secret-text", dependencies=[Depends(idempotency.redact("secret"))])
+async def secret_as_text(payload: dict[str, Any], principal: Authenticated) -> Response:
+    calls.append(payload)
+    return Response(content=f"secret={len(calls)}", media_type="text/plain")
+
+
 @router.post("/open")
 async def open_route(payload: dict[str, Any], principal: Public) -> dict[str, Any]:
     calls.append(payload)
@@ -271,6 +277,17 @@ def test_a_body_that_cannot_be_redacted_is_not_stored(body: bytes) -> None:
     with pytest.raises(idempotency._NotRedactable):
         idempotency.redact_body(body, ("s",))
     assert idempotency.redact_body(body, ()) == (body, [])
+
+
+async def test_an_answer_that_cannot_be_redacted_is_not_stored(http, idem_app, tenant) -> None:
+    headers = {**tenant.admin_headers, **key()}
+    first = await http.post("/idem-test/secret-text", json={"a": 1}, headers=headers)
+    second = await http.post("/idem-test/secret-text", json={"a": 1}, headers=headers)
+    assert (first.text, second.text) == ("secret=1", "secret=2")  # the key was released: no replay
+    assert "idempotent-replayed" not in second.headers
+    async with idem_app.state.db.tenant_transaction(tenant.id) as s:
+        assert (await s.execute(text("SELECT count(*) FROM idempotency_keys WHERE key = :k"),
+                                {"k": headers["Idempotency-Key"]})).scalar_one() == 0
 
 
 def test_redact_rejects_a_malformed_path() -> None:
