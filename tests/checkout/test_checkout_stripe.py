@@ -127,6 +127,35 @@ async def test_stripe_checkout_paid_by_webhook(client, db, worker_db, tenant, st
     assert paid_again.status_code == 200 and paid_again.json()["payment"]["client_secret"] is None
 
 
+async def test_the_idempotency_store_never_keeps_the_client_secret(client, db, tenant, storefront) -> None:  # type: ignore[no-untyped-def]
+    key = uuid.uuid4().hex
+    co, body, _ = await _stripe_checkout(client, db, tenant, key=key)
+    secret = body["payment"]["client_secret"]
+    assert secret and "_secret_" in secret
+    async with db.tenant_transaction(tenant.id) as s:
+        row = (await s.execute(text("SELECT status, response_body, response_headers::text AS headers "
+                                    "FROM idempotency_keys WHERE key = :k"), {"k": key})).one()
+    assert row.status == "completed"
+    assert secret.encode() not in row.response_body and b"_secret_" not in row.response_body
+    assert "_secret_" not in row.headers
+    # a retry with the same key replays the answer with the secret redacted ...
+    replay = await complete(client, co, key=key, card=None)
+    assert replay.status_code == 200 and replay.headers["idempotent-replayed"] == "true"
+    assert replay.headers["idempotent-redacted"] == "payment.client_secret"
+    assert replay.json()["payment"]["client_secret"] is None
+    assert replay.json()["order"] == body["order"] and replay.json()["payment"]["id"] == body["payment"]["id"]
+    # ... and a new key gets the intent's secret again, fetched from Stripe, which the storefront can confirm
+    fresh = await complete(client, co, card=None)
+    assert fresh.status_code == 200 and "idempotent-replayed" not in fresh.headers
+    assert fresh.json()["payment"]["client_secret"] == secret
+    assert fresh.json()["order"]["id"] == body["order"]["id"]
+    assert (await _pay(storefront, _intent_id(secret), "4242424242424242")).status == "succeeded"
+    async with db.tenant_transaction(tenant.id) as s:
+        stored = (await s.execute(text("SELECT count(*) FROM idempotency_keys WHERE position(:x in "
+                                       "convert_from(response_body, 'UTF8')) > 0"), {"x": secret})).scalar_one()
+    assert stored == 0
+
+
 async def test_stripe_checkout_with_3d_secure(client, db, worker_db, tenant, storefront, localstripe_url) -> None:  # type: ignore[no-untyped-def]
     _, body, _ = await _stripe_checkout(client, db, tenant)
     secret, order_id = body["payment"]["client_secret"], body["order"]["id"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -10,10 +11,11 @@ from typing import Any
 import httpx
 import pytest
 import pytest_asyncio
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Depends, Response
 from sqlalchemy import text
 
 from mercato.app import create_app
+from mercato.platform import idempotency
 from mercato.platform.auth import Authenticated, Public
 from mercato.platform.db import SessionDep
 from mercato.platform.errors import Conflict
@@ -46,6 +48,19 @@ async def create_thing(payload: dict[str, Any], response: Response, session: Ses
 async def conflicting(payload: dict[str, Any], principal: Authenticated) -> dict[str, Any]:
     calls.append(payload)
     raise Conflict("already shipped")
+
+
+@router.post("/secrets", dependencies=[Depends(idempotency.redact("payment.client_secret", "token", "a.b.c"))])
+async def with_secret(payload: dict[str, Any], principal: Authenticated) -> dict[str, Any]:
+    calls.append(payload)
+    return {"n": len(calls), "payment": {"id": "p1", "client_secret": payload.get("secret")}, "token": None,
+            "a": {"b": "not a dict"}}
+
+
+@router.post("/secret-text", dependencies=[Depends(idempotency.redact("secret"))])
+async def secret_as_text(payload: dict[str, Any], principal: Authenticated) -> Response:
+    calls.append(payload)
+    return Response(content=f"secret={len(calls)}", media_type="text/plain")
 
 
 @router.post("/open")
@@ -214,3 +229,67 @@ async def test_malformed_keys_are_rejected(http, tenant, bad: str) -> None:
     assert r.status_code == 400
     assert r.json()["code"] == "invalid_idempotency_key"
     assert calls == []
+
+
+async def test_declared_secrets_are_never_stored_and_replay_as_null(http, idem_app, tenant) -> None:
+    headers = {**tenant.admin_headers, **key()}
+    secret = f"pi_123_secret_{uuid.uuid4().hex}"
+    first = await http.post("/idem-test/secrets", json={"secret": secret}, headers=headers)
+    assert first.status_code == 200 and first.json()["payment"]["client_secret"] == secret  # the live answer has it
+    assert "idempotent-redacted" not in first.headers
+    async with idem_app.state.db.tenant_transaction(tenant.id) as s:
+        row = (await s.execute(text("SELECT status, response_body, response_headers::text AS h FROM idempotency_keys "
+                                    "WHERE key = :k"), {"k": headers["Idempotency-Key"]})).one()
+    assert row.status == "completed"
+    assert secret.encode() not in row.response_body and b"_secret_" not in row.response_body
+    replay = await http.post("/idem-test/secrets", json={"secret": secret}, headers=headers)
+    assert replay.status_code == 200 and replay.headers["idempotent-replayed"] == "true"
+    assert replay.headers["idempotent-redacted"] == "payment.client_secret"  # only what was there
+    assert replay.json() == {**first.json(), "payment": {"id": "p1", "client_secret": None}}
+    assert len(calls) == 1
+
+
+async def test_nothing_to_redact_replays_the_exact_bytes(http, tenant) -> None:
+    headers = {**tenant.admin_headers, **key()}
+    first = await http.post("/idem-test/secrets", json={"secret": None}, headers=headers)
+    replay = await http.post("/idem-test/secrets", json={"secret": None}, headers=headers)
+    assert replay.content == first.content and "idempotent-redacted" not in replay.headers
+
+
+@pytest.mark.parametrize(("body", "paths", "expected", "redacted"), [
+    (b'{"p":{"s":"x","k":1}}', ("p.s",), {"p": {"s": None, "k": 1}}, ["p.s"]),
+    (b'{"p":{"s":null}}', ("p.s",), None, []),
+    (b'{"p":[{"s":"x"}]}', ("p.s",), None, []),
+    (b'{"s":"x"}', ("s", "p.s"), {"s": None}, ["s"]),
+    (b"", ("s",), None, []),
+])
+def test_redact_body(body: bytes, paths: tuple[str, ...], expected: Any, redacted: list[str]) -> None:
+    out, done = idempotency.redact_body(body, paths)
+    assert done == redacted
+    if expected is None:
+        assert out == body
+    else:
+        assert json.loads(out) == expected
+
+
+@pytest.mark.parametrize("body", [b"not json", b'["x"]'])
+def test_a_body_that_cannot_be_redacted_is_not_stored(body: bytes) -> None:
+    with pytest.raises(idempotency._NotRedactable):
+        idempotency.redact_body(body, ("s",))
+    assert idempotency.redact_body(body, ()) == (body, [])
+
+
+async def test_an_answer_that_cannot_be_redacted_is_not_stored(http, idem_app, tenant) -> None:
+    headers = {**tenant.admin_headers, **key()}
+    first = await http.post("/idem-test/secret-text", json={"a": 1}, headers=headers)
+    second = await http.post("/idem-test/secret-text", json={"a": 1}, headers=headers)
+    assert (first.text, second.text) == ("secret=1", "secret=2")  # the key was released: no replay
+    assert "idempotent-replayed" not in second.headers
+    async with idem_app.state.db.tenant_transaction(tenant.id) as s:
+        assert (await s.execute(text("SELECT count(*) FROM idempotency_keys WHERE key = :k"),
+                                {"k": headers["Idempotency-Key"]})).scalar_one() == 0
+
+
+def test_redact_rejects_a_malformed_path() -> None:
+    with pytest.raises(ValueError):
+        idempotency.redact("payment..client_secret")

@@ -40,6 +40,7 @@ from mercato.checkout.schemas import (
     ShippingOption,
     ShippingOptionList,
 )
+from mercato.platform import idempotency
 from mercato.platform.db import SessionDep
 from mercato.platform.errors import problem_response, problem_schema_responses
 from mercato.platform.security import Permission
@@ -202,8 +203,12 @@ async def set_payment_method(checkout_id: uuid.UUID, data: PaymentMethodChoice, 
                          "payment. The same Idempotency-Key never creates a second order. A declined payment "
                          "answers 402 payment_declined and keeps the (pending) order: retry with a new "
                          "Idempotency-Key and another card. 503 payment_gateway_unavailable: nothing was "
-                         "recorded, retry later.",
-             responses={**problem_schema_responses(400, 401, 402, 403, 404, 409, 422, 503)})
+                         "recorded, retry later. Stripe: `payment.client_secret` is never stored, so a replay of the "
+                         "same Idempotency-Key answers it null (header Idempotent-Redacted); call `complete` again "
+                         "with a new Idempotency-Key to get the intent's secret.",
+             responses={**problem_schema_responses(400, 401, 402, 403, 404, 409, 422, 503)},
+             # Stripe: the client secret must not be stored; a replay answers it null (see docs/checkout.md)
+             dependencies=[Depends(idempotency.redact("payment.client_secret"))])
 async def complete_checkout(checkout_id: uuid.UUID, request: Request, session: SessionDep, actor: ActorDep,
                             data: CompleteIn | None = None,
                             idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key",

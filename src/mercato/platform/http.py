@@ -240,7 +240,7 @@ def install(app: FastAPI) -> None:
             allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "X-Request-ID", "X-Mercato-Tenant",
                            "traceparent"],
             expose_headers=["X-Request-ID", "traceparent", "RateLimit", "RateLimit-Policy", "Retry-After",
-                            "Location", "Idempotent-Replayed"],
+                            "Location", "Idempotent-Replayed", "Idempotent-Redacted"],
             allow_credentials=False,  # bearer tokens, never cookies
             max_age=600,
         )

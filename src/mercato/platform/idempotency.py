@@ -10,6 +10,10 @@ Semantics (scoped per tenant and principal, keys kept ``idempotency_ttl_seconds`
   or an outcome about the *attempt* rather than the operation (401, 403, 408, 425, 429)
   releases the key so the client can retry with it.
 * requests without a tenant (platform operators) are not deduplicated: the key is ignored.
+* secrets are never stored: a route declares the JSON paths of its answer that must not be kept
+  (``dependencies=[Depends(idempotency.redact("payment.client_secret"))]``); they are set to
+  ``null`` in the stored body, so a replay answers with them ``null`` and the header
+  ``Idempotent-Redacted: <paths>``. The route documents how to get the value again.
 
 How: the principal is only known inside FastAPI's dependencies, so the work is split.
 :class:`IdempotencyMiddleware` (pure ASGI) buffers the request body, computes its hash and
@@ -26,8 +30,10 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import logging
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -47,6 +53,8 @@ log = logging.getLogger("mercato.idempotency")
 
 HEADER = "idempotency-key"
 REPLAYED_HEADER = "Idempotent-Replayed"
+#: On a replay: the declared JSON paths that were redacted (set to null) before storing.
+REDACTED_HEADER = "idempotent-redacted"
 UNSAFE_METHODS = frozenset({"POST"})
 MAX_KEY_LENGTH = 255
 #: An in-progress claim is abandoned (and may be taken over) after this long: a process that
@@ -92,6 +100,56 @@ class _Context:
     # Set by the claim when this request owns the key: (tenant_id, principal, created_at).
     claimed: tuple[uuid.UUID, str, datetime] | None = None
     messages: list[Message] = field(default_factory=list)
+    # JSON paths (dotted) of the answer that must never be stored; declared by the route.
+    redact: tuple[str, ...] = ()
+
+
+def redact(*paths: str) -> Callable[[Request], None]:
+    """Route dependency: never store these dotted JSON paths of the answer (e.g. a payment's
+    ``client_secret``); a replay answers them as ``null``."""
+    for path in paths:
+        if not path or any(not part for part in path.split(".")):
+            raise ValueError(f"invalid JSON path to redact: {path!r}")
+
+    def declare(request: Request) -> None:
+        ctx: _Context | None = getattr(request.state, "idempotency", None)
+        if ctx is not None:
+            ctx.redact = tuple(dict.fromkeys((*ctx.redact, *paths)))
+
+    return declare
+
+
+class _NotRedactable(Exception):
+    pass
+
+
+def redact_body(body: bytes, paths: tuple[str, ...]) -> tuple[bytes, list[str]]:
+    """``body`` with every present, non-null value at ``paths`` set to null, and the paths redacted.
+
+    Raises :class:`_NotRedactable` when the body is not a JSON object (then nothing is stored)."""
+    if not paths:
+        return body, []
+    try:
+        doc = json.loads(body) if body else None
+    except ValueError as exc:
+        raise _NotRedactable("the answer is not JSON") from exc
+    if doc is None:
+        return body, []
+    if not isinstance(doc, dict):
+        raise _NotRedactable("the answer is not a JSON object")
+    done: list[str] = []
+    for path in paths:
+        *parents, leaf = path.split(".")
+        node: Any = doc
+        for part in parents:
+            node = node.get(part) if isinstance(node, dict) else None
+        if isinstance(node, dict) and node.get(leaf) is not None:
+            node[leaf] = None
+            done.append(path)
+    if not done:
+        return body, []
+    # the same encoding as Starlette's JSONResponse
+    return json.dumps(doc, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode(), done
 
 
 def request_hash(method: str, path: str, query: bytes, body: bytes) -> str:
@@ -233,6 +291,14 @@ class IdempotencyMiddleware:
                 value = v.decode("latin-1")
                 headers[name] = f"{headers[name]}, {value}" if name in headers else value
         body = b"".join(m.get("body", b"") for m in ctx.messages if m["type"] == "http.response.body")
+        try:
+            body, redacted = redact_body(body, ctx.redact)
+        except _NotRedactable as exc:  # cannot prove the secret is gone: keep nothing
+            log.warning("not storing an idempotent response that could not be redacted: %s", exc)
+            await self._release(ctx)
+            return
+        if redacted:
+            headers[REDACTED_HEADER] = ", ".join(redacted)
         assert ctx.claimed is not None
         tenant, _, created_at = ctx.claimed
         ttl = timedelta(seconds=self.fastapi_app.state.settings.idempotency_ttl_seconds)

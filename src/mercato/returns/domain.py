@@ -235,3 +235,22 @@ def rma_number(order_number: str, sequence: int) -> str:
 def is_settled(*, status: str, items_value: int, items_refunded: int, exchange_pending: bool) -> bool:
     """A received return is complete once its items are refunded in full and its exchange is made."""
     return status == S.RECEIVED and items_refunded >= items_value and not exchange_pending
+
+
+@dataclass(frozen=True)
+class FailedRefundShare:
+    items: int
+    shipping: int
+    exchange: int
+
+
+def failed_refund_share(*, kind: str, amount: int, items_amount: int, shipping_amount: int) -> FailedRefundShare:
+    """What a payment part of a return refund that the gateway failed later gives back to the
+    return: items first (as when a gateway refuses at once), then shipping; an exchange
+    difference lowers what the exchange refunded."""
+    amount = max(0, amount)
+    if kind == "exchange_difference":
+        return FailedRefundShare(items=0, shipping=0, exchange=amount)
+    items = min(amount, max(0, items_amount))
+    shipping = min(amount - items, max(0, shipping_amount))
+    return FailedRefundShare(items=items, shipping=shipping, exchange=0)

@@ -55,6 +55,15 @@ async def refund_by_key(session: AsyncSession, tenant_id: uuid.UUID, return_id: 
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
+async def refund_with_payment_refund(session: AsyncSession, tenant_id: uuid.UUID,
+                                     refund_id: uuid.UUID) -> ReturnRefund | None:
+    """The return refund one of whose payment parts is the payments module's refund ``refund_id``."""
+    stmt = select(ReturnRefund).where(
+        ReturnRefund.tenant_id == tenant_id,
+        ReturnRefund.payments.contains([{"refund_id": str(refund_id)}]))
+    return (await session.execute(stmt.execution_options(populate_existing=True))).scalars().first()
+
+
 async def open_quantities(session: AsyncSession, tenant_id: uuid.UUID, order_id: uuid.UUID) -> dict[uuid.UUID, int]:
     """Units of each order line already asked back in returns not yet received (requested, approved)."""
     stmt = (select(ReturnLine.order_line_id, func.sum(ReturnLine.quantity))

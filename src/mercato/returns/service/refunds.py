@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+import mercato.audit as audit
 import mercato.orders as orders
 import mercato.payments as payments
 from mercato.platform.errors import ValidationFailed
@@ -20,7 +21,7 @@ from mercato.returns import domain, repository, schemas
 from mercato.returns.domain import ReturnStatus
 from mercato.returns.errors import RefundKeyReused, ReturnNotRefundable
 from mercato.returns.models import ReturnRefund, ReturnRequest
-from mercato.returns.service.common import complete_if_settled, get_view, load_locked, publish
+from mercato.returns.service.common import complete_if_settled, get_view, load_locked, publish, tenant_of
 
 _SETTLED = ("captured", "partially_refunded")
 
@@ -97,3 +98,51 @@ async def refund(session: AsyncSession, return_id: uuid.UUID, data: schemas.Refu
                   payments=done)
     await complete_if_settled(session, r, actor=actor)
     return _result(row, await get_view(session, r))
+
+
+async def refund_failed(session: AsyncSession, refund_id: uuid.UUID, *, failure_code: str | None = None) -> bool:
+    """A payment refund of a return that the gateway failed after answering ``pending``
+    (``refund.failed``): mark that payment part failed, give its amount back to what the return
+    may still refund (items first, then shipping; an exchange difference lowers
+    ``exchange_refunded``), reopen a return completed on it (``completed`` → ``received``) and
+    publish ``return.refund_failed``. Idempotent: a part already failed changes nothing.
+    Returns False when the refund is not a return's or was already handled."""
+    tenant = tenant_of(session)
+    found = await repository.refund_with_payment_refund(session, tenant, refund_id)
+    if found is None:
+        return False
+    r = await load_locked(session, found.return_id)
+    row = await repository.refund_with_payment_refund(session, tenant, refund_id)  # re-read under the lock
+    assert row is not None
+    parts = [dict(x) for x in row.payments]
+    part = next(x for x in parts if x.get("refund_id") == str(refund_id))
+    if part.get("status") == "failed":
+        return False
+    before = part.get("status")
+    part["status"] = "failed"
+    part["failure_code"] = failure_code
+    share = domain.failed_refund_share(kind=row.kind, amount=int(part.get("amount") or 0),
+                                       items_amount=row.items_amount, shipping_amount=row.shipping_amount)
+    row.payments = parts
+    row.items_amount -= share.items
+    row.shipping_amount -= share.shipping
+    r.items_refunded = max(0, r.items_refunded - share.items)
+    r.shipping_refunded = max(0, r.shipping_refunded - share.shipping)
+    r.exchange_refunded = max(0, r.exchange_refunded - share.exchange)
+    from_status = r.status
+    if r.status == ReturnStatus.COMPLETED and r.items_refunded < r.items_value:
+        # staff must be able to refund it again: back to received (not a staff transition)
+        r.status, r.completed_at = ReturnStatus.RECEIVED.value, None
+    await session.flush()
+    await publish(session, "return.refund_failed", r, return_refund_id=str(row.id), refund_id=str(refund_id),
+                  payment_id=part.get("payment_id"), amount=int(part.get("amount") or 0), items_amount=share.items,
+                  shipping_amount=share.shipping, exchange_amount=share.exchange, failure_code=failure_code,
+                  refundable=r.items_value - r.items_refunded, from_status=from_status)
+    await audit.record(session, action="return.refund_failed", resource_type="return", resource_id=r.id,
+                       changes={"refund_status": {"from": before, "to": "failed"},
+                                "items_refunded": {"from": r.items_refunded + share.items, "to": r.items_refunded},
+                                "shipping_refunded": {"from": r.shipping_refunded + share.shipping,
+                                                      "to": r.shipping_refunded},
+                                **({"status": {"from": from_status, "to": r.status}}
+                                   if from_status != r.status else {})})
+    return True
