@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from sqlalchemy import inspect
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import mercato.audit as audit
@@ -90,8 +91,8 @@ def remember_placed(session: AsyncSession, order: Order) -> None:
 def placed_here(session: AsyncSession, order_id: uuid.UUID) -> _Placed | None:
     """The order if this very transaction placed it (and its entity is still loaded), else None."""
     known = _placed_here(session).get(order_id)
-    if known is None or known.order not in session:
-        return None
+    if known is None or known.order not in session or inspect(known.order).expired_attributes:
+        return None  # (an expired entity would need a load anyway: the general path does it)
     return known
 
 
