@@ -244,6 +244,20 @@ async def get_reservation(session: AsyncSession, reservation_id: uuid.UUID, *, l
     return (await session.execute(q)).scalar_one_or_none()
 
 
+async def reservation_with_lines(session: AsyncSession,
+                                 reservation_id: uuid.UUID) -> tuple[Reservation | None, list[ReservationLine]]:
+    """A reservation and its lines (ordered as :func:`reservation_lines`) in one query (an outer join)."""
+    q = (select(Reservation, ReservationLine)
+         .outerjoin(ReservationLine, ReservationLine.reservation_id == Reservation.id)
+         .where(Reservation.id == reservation_id)
+         .order_by(ReservationLine.variant_id, ReservationLine.location_id.nulls_last())
+         .execution_options(populate_existing=True))
+    rows = (await session.execute(q)).all()
+    if not rows:
+        return None, []
+    return rows[0][0], [line for _, line in rows if line is not None]
+
+
 async def reservation_lines(session: AsyncSession, reservation_ids: Collection[uuid.UUID]) -> list[ReservationLine]:
     if not reservation_ids:
         return []
@@ -266,6 +280,16 @@ async def set_reservation(session: AsyncSession, reservation_id: uuid.UUID, **va
             .values(**values, updated_at=func.now()).returning(Reservation)
             .execution_options(populate_existing=True))
     return (await session.execute(stmt)).scalar_one()
+
+
+async def extend_active(session: AsyncSession, reservation_id: uuid.UUID, expires_at: datetime) -> Reservation | None:
+    """Move an *active* reservation's expiry (one UPDATE, row-locked like ``get_reservation(lock=True)``);
+    None when it is not active or does not exist."""
+    stmt = (update(Reservation).where(Reservation.id == reservation_id,
+                                      Reservation.status == "active")
+            .values(expires_at=expires_at, updated_at=func.now()).returning(Reservation)
+            .execution_options(populate_existing=True))
+    return (await session.execute(stmt)).scalar_one_or_none()
 
 
 async def expired_reservations(session: AsyncSession, now: datetime, limit: int) -> list[tuple[uuid.UUID, uuid.UUID]]:

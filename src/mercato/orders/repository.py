@@ -84,6 +84,14 @@ async def append_history(session: AsyncSession, values: dict[str, Any]) -> None:
     await session.execute(insert(OrderHistory).values(**values))
 
 
+async def append_history_rows(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    """Several history rows, one batched INSERT (in the given order)."""
+    if len(rows) == 1:
+        await append_history(session, rows[0])
+    elif rows:
+        await session.execute(insert(OrderHistory), rows)
+
+
 async def notes_of(session: AsyncSession, tenant_id: uuid.UUID, order_id: uuid.UUID, *,
                    customer_only: bool = False) -> list[OrderNote]:
     stmt = select(OrderNote).where(OrderNote.tenant_id == tenant_id, OrderNote.order_id == order_id)

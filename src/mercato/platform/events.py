@@ -27,7 +27,8 @@ import contextvars
 import logging
 import random
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -75,13 +76,41 @@ async def publish(session: AsyncSession, type: str, *, aggregate_type: str, aggr
         request = session.info.get("request")
         correlation_id = getattr(getattr(request, "state", None), "request_id", None) if request else None
     event_id = uuid.uuid4()
+    row = {"event_id": event_id, "tenant_id": tenant, "type": type, "aggregate_type": aggregate_type,
+           "aggregate_id": str(aggregate_id), "correlation_id": correlation_id, "data": data or {}}
+    buffer = session.info.get(_BUFFER_KEY)
+    if buffer is not None:  # inside ``batched``: written with the others, in order, at its end
+        buffer.append(row)
+        return event_id
     # The runtime role may append to the outbox but not read it, so the INSERT must carry no
     # RETURNING (which SQLAlchemy adds to fetch the identity key of a mapped table).
-    await session.execute(insert(_OUTBOX_APPEND).values(
-        event_id=event_id, tenant_id=tenant, type=type, aggregate_type=aggregate_type,
-        aggregate_id=str(aggregate_id), correlation_id=correlation_id, data=data or {},
-    ))
+    await session.execute(insert(_OUTBOX_APPEND).values(**row))
     return event_id
+
+
+_BUFFER_KEY = "mercato.events.buffer"
+
+
+@asynccontextmanager
+async def batched(session: AsyncSession) -> AsyncIterator[None]:
+    """Collect the events published inside the block and write them with one batched INSERT at its
+    end, in publication order (so ids, hence per-aggregate delivery order, are as if written one by
+    one), still in the caller's transaction. An exception discards them: the caller's transaction
+    is going to roll back anyway. Nothing inside may roll back to a savepoint (the buffered events of
+    the rolled-back part would survive). Nested blocks join the outer one."""
+    if session.info.get(_BUFFER_KEY) is not None:
+        yield
+        return
+    buffer: list[dict[str, Any]] = []
+    session.info[_BUFFER_KEY] = buffer
+    try:
+        yield
+    except BaseException:
+        session.info.pop(_BUFFER_KEY, None)
+        raise
+    session.info.pop(_BUFFER_KEY, None)
+    if buffer:
+        await session.execute(insert(_OUTBOX_APPEND), buffer)
 
 
 async def publish_many(session: AsyncSession, type: str, *, aggregate_type: str,

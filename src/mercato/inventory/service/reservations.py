@@ -16,7 +16,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Literal, overload
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -112,10 +112,10 @@ async def reserve(session: AsyncSession, lines: Iterable[tuple[uuid.UUID, int]],
 
 
 async def get_reservation(session: AsyncSession, reservation_id: uuid.UUID) -> schemas.Reservation:
-    reservation = await repository.get_reservation(session, reservation_id)
+    reservation, lines = await repository.reservation_with_lines(session, reservation_id)
     if reservation is None:
         raise ReservationNotFound()
-    return _view(reservation, await repository.reservation_lines(session, [reservation_id]))
+    return _view(reservation, lines)
 
 
 async def _locked(session: AsyncSession, reservation_id: uuid.UUID) -> Reservation:
@@ -257,19 +257,45 @@ async def release(session: AsyncSession, reservation_id: uuid.UUID, reason: str 
     return await _release(session, reservation, target=ReservationStatus.RELEASED, reason=reason, actor=actor)
 
 
+@overload
 async def extend(session: AsyncSession, reservation_id: uuid.UUID, expires_in: int | timedelta | None = None, *,
-                 actor: Principal | None = None) -> schemas.Reservation:
+                 actor: Principal | None = None, if_active: Literal[False] = False,
+                 with_lines: bool = True) -> schemas.Reservation: ...
+
+
+@overload
+async def extend(session: AsyncSession, reservation_id: uuid.UUID, expires_in: int | timedelta | None = None, *,
+                 actor: Principal | None = None, if_active: Literal[True],
+                 with_lines: bool = True) -> schemas.Reservation | None: ...
+
+
+async def extend(session: AsyncSession, reservation_id: uuid.UUID, expires_in: int | timedelta | None = None, *,
+                 actor: Principal | None = None, if_active: bool = False,
+                 with_lines: bool = True) -> schemas.Reservation | None:
     """Renew an active reservation: it now expires ``expires_in`` from now (default: the shop's TTL).
 
     An active reservation past its expiry that the job has not released yet still holds its stock,
-    so it can be extended (or committed) safely."""
+    so it can be extended (or committed) safely.
+
+    ``if_active``: renew it only if it is active, in one conditional UPDATE (which takes the same row
+    lock ``_locked`` would), and return None — changing nothing — when it is not (or does not exist)
+    instead of raising. ``with_lines=False``: the caller only renews the hold and does not read the
+    view's lines (they are left empty; one query less)."""
+    if if_active:
+        if expires_in is None:
+            expires_in = (await get_settings(session)).reservation_ttl_seconds
+        delta = expires_in if isinstance(expires_in, timedelta) else timedelta(seconds=expires_in)
+        renewed = await repository.extend_active(session, reservation_id, _now() + delta)
+        if renewed is None:
+            return None
+        return _view(renewed, await repository.reservation_lines(session, [reservation_id]) if with_lines else [])
     reservation = await _locked(session, reservation_id)
     domain.check_extendable(reservation.status)
     if expires_in is None:
         expires_in = (await get_settings(session)).reservation_ttl_seconds
     delta = expires_in if isinstance(expires_in, timedelta) else timedelta(seconds=expires_in)
     reservation = await repository.set_reservation(session, reservation_id, expires_at=_now() + delta)
-    return _view(reservation, await repository.reservation_lines(session, [reservation_id]))
+    return _view(reservation, await repository.reservation_lines(session, [reservation_id]) if with_lines else [])
 
 
 async def expire(session: AsyncSession, reservation_id: uuid.UUID, *, now: datetime | None = None) -> bool:

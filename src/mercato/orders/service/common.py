@@ -5,9 +5,13 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from sqlalchemy import inspect
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import mercato.audit as audit
@@ -54,6 +58,63 @@ async def load(session: AsyncSession, order_id: uuid.UUID, *, for_update: bool =
     return order
 
 
+# --------------------------------------------------------------------------- this transaction's own orders
+
+
+@dataclass
+class _Placed:
+    """What this transaction knows of an order it placed itself: the row is its own (inserted, hence
+    locked, by it; nobody else can have seen it), so the entity in the session is the truth and the
+    only payment facts in its history are those written here."""
+    order: Order
+    facts: set[str] = field(default_factory=set)
+
+
+_PLACED_KEY = "mercato.orders.placed"
+
+
+def _placed_here(session: AsyncSession) -> dict[uuid.UUID, _Placed]:
+    """Orders placed in the session's current transaction (forgotten when another one begins)."""
+    txn = session.sync_session.get_transaction()
+    kept = session.info.get(_PLACED_KEY)
+    if kept is None or kept[0] is not txn:
+        kept = (txn, {})
+        session.info[_PLACED_KEY] = kept
+    placed: dict[uuid.UUID, _Placed] = kept[1]
+    return placed
+
+
+def remember_placed(session: AsyncSession, order: Order) -> None:
+    _placed_here(session)[order.id] = _Placed(order)
+
+
+def placed_here(session: AsyncSession, order_id: uuid.UUID) -> _Placed | None:
+    """The order if this very transaction placed it (and its entity is still loaded), else None."""
+    known = _placed_here(session).get(order_id)
+    if known is None or known.order not in session or inspect(known.order).expired_attributes:
+        return None  # (an expired entity would need a load anyway: the general path does it)
+    return known
+
+
+_HISTORY_KEY = "mercato.orders.history_buffer"
+
+
+@asynccontextmanager
+async def batched_history(session: AsyncSession) -> AsyncIterator[None]:
+    """History rows appended inside the block are written with one INSERT at its end (an exception
+    discards them with the transaction). Nested blocks join the outer one."""
+    if session.info.get(_HISTORY_KEY) is not None:
+        yield
+        return
+    rows: list[dict[str, Any]] = []
+    session.info[_HISTORY_KEY] = rows
+    try:
+        yield
+    finally:
+        session.info.pop(_HISTORY_KEY, None)
+    await repository.append_history_rows(session, rows)
+
+
 def facts_of(order: Order) -> OrderFacts:
     return OrderFacts(payment_status=order.payment_status, pay_later=order.payment_method == "manual")
 
@@ -73,10 +134,16 @@ async def publish(session: AsyncSession, event_type: str, order: Order, **extra:
 async def history(session: AsyncSession, order: Order, kind: str, *, actor: Principal | None = None,
                   from_status: str | None = None, to_status: str | None = None, message: str | None = None,
                   data: dict[str, Any] | None = None, customer_visible: bool = False) -> None:
-    await repository.append_history(session, {
-        "tenant_id": order.tenant_id, "order_id": order.id, "kind": kind, "from_status": from_status,
-        "to_status": to_status, "message": message, "data": data or {}, "customer_visible": customer_visible,
-        **actor_fields(actor)})
+    row = {"tenant_id": order.tenant_id, "order_id": order.id, "kind": kind, "from_status": from_status,
+           "to_status": to_status, "message": message, "data": data or {}, "customer_visible": customer_visible,
+           **actor_fields(actor)}
+    if kind == "payment" and data and data.get("fact") and (known := _placed_here(session).get(order.id)):
+        known.facts.add(str(data["fact"]))
+    buffer = session.info.get(_HISTORY_KEY)
+    if buffer is not None:
+        buffer.append(row)
+        return
+    await repository.append_history(session, row)
 
 
 async def move(session: AsyncSession, order: Order, target: OrderStatus, *, actor: Principal | None = None,
@@ -111,20 +178,24 @@ async def _reservation_status(session: AsyncSession, reservation_id: uuid.UUID) 
         return None
 
 
-async def hold_stock(session: AsyncSession, order: Order, lines: list[Any], *, actor: Principal | None = None) -> None:
+async def hold_stock(session: AsyncSession, order: Order, lines: list[Any] | None = None, *,
+                     actor: Principal | None = None) -> None:
     """Keep the order's stock reserved until it ships (paid, or processed unpaid).
 
-    An active reservation is renewed for :data:`ORDER_HOLD`. One that already ran out (the payment
-    came after the checkout hold expired, or after a failed attempt released it) is taken again
-    if the stock is still there; if it is not, the order records it for staff instead of failing
-    the payment — the money is in, and someone has to decide (restock or refund)."""
+    An active reservation is renewed for :data:`ORDER_HOLD` (one conditional UPDATE). One that already
+    ran out (the payment came after the checkout hold expired, or after a failed attempt released it)
+    is taken again if the stock is still there; if it is not, the order records it for staff instead
+    of failing the payment — the money is in, and someone has to decide (restock or refund).
+    ``lines`` (the order's lines) are loaded only when needed, if not given."""
     if order.reservation_id is not None:
-        status = await _reservation_status(session, order.reservation_id)
-        if status == "active":
-            await inventory.extend(session, order.reservation_id, ORDER_HOLD, actor=actor)
+        renewed = await inventory.extend(session, order.reservation_id, ORDER_HOLD, actor=actor, if_active=True,
+                                         with_lines=False)
+        if renewed is not None:
             return
-        if status == "committed":
+        if await _reservation_status(session, order.reservation_id) == "committed":
             return
+    if lines is None:
+        lines = await repository.lines_of(session, order.tenant_id, [order.id])
     if not lines:
         return
     try:

@@ -24,11 +24,13 @@ from mercato.orders.errors import NoPaymentToMark
 from mercato.orders.models import Order
 from mercato.orders.service.cancellation import cancel_order, return_money, sync_payment_totals
 from mercato.orders.service.common import (
+    batched_history,
     get_settings,
     history,
     hold_stock,
     load,
     move,
+    placed_here,
     publish,
     release_stock,
     tenant_of,
@@ -62,9 +64,29 @@ async def record_payment(session: AsyncSession, order_id: uuid.UUID, *, outcome:
     """
     if outcome not in domain.OUTCOME_STATUS:
         raise ValidationFailed(f"unknown payment outcome {outcome!r}", field="outcome")
-    order = await load(session, order_id, for_update=True)
+    own = placed_here(session, order_id)
+    if own is None:
+        return await _record_payment(session, await load(session, order_id, for_update=True), None, outcome=outcome,
+                                     amount=amount, payment_id=payment_id, refund_id=refund_id, reason=reason,
+                                     actor=actor)
+    # Fast path: the order was placed in this very transaction (checkout takes the payment right after
+    # placing it). Its row is ours already (no re-load), its payment facts are known (no history query),
+    # and the history rows are written together at the end.
+    async with batched_history(session):
+        return await _record_payment(session, own.order, own.facts, outcome=outcome, amount=amount,
+                                     payment_id=payment_id, refund_id=refund_id, reason=reason, actor=actor)
+
+
+async def _record_payment(session: AsyncSession, order: Order, known_facts: set[str] | None, *,
+                          outcome: Outcome | str, amount: int | None, payment_id: uuid.UUID | None,
+                          refund_id: uuid.UUID | None, reason: str | None, actor: Principal | None) -> Order:
     fact = fact_key(outcome, payment_id, refund_id)
-    seen = payment_id is not None and await repository.has_history_fact(session, tenant_of(session), order.id, fact)
+    if payment_id is None:
+        seen = False
+    elif known_facts is not None:
+        seen = fact in known_facts
+    else:
+        seen = await repository.has_history_fact(session, tenant_of(session), order.id, fact)
     before = order.payment_status
 
     found = await payments.get_payments_for_order(session, order.id)
@@ -106,9 +128,9 @@ async def record_payment(session: AsyncSession, order_id: uuid.UUID, *, outcome:
         else:  # paid later (cash on delivery): the status does not move, the payment does
             await publish(session, "order.paid", order, from_status=order.status, reason="payment collected",
                           amount_paid=order.amount_paid)
-        await hold_stock(session, order, await repository.lines_of(session, order.tenant_id, [order.id]), actor=actor)
+        await hold_stock(session, order, actor=actor)
     elif after == PS.AUTHORIZED and before != PS.AUTHORIZED and order.status == OrderStatus.PENDING:
-        await hold_stock(session, order, await repository.lines_of(session, order.tenant_id, [order.id]), actor=actor)
+        await hold_stock(session, order, actor=actor)
     elif outcome in ("failed", "cancelled") and after in (PS.FAILED, PS.UNPAID) and order.status == OrderStatus.PENDING:
         why = "payment_failed" if outcome == "failed" else (reason or "payment_cancelled")
         if outcome == "failed":

@@ -20,6 +20,7 @@ from mercato.orders.service.common import (
     move,
     now,
     publish,
+    remember_placed,
     tenant_of,
 )
 from mercato.platform.money import check_currency
@@ -88,6 +89,7 @@ async def place_order(session: AsyncSession, draft: OrderDraft, *, actor: Princi
     if order is None:
         raise RuntimeError("could not allocate an order number")
     order_id = order.id
+    remember_placed(session, order)
 
     await repository.insert_lines(session, [{
         "tenant_id": tenant, "order_id": order_id, "position": i, "variant_id": line.variant_id,

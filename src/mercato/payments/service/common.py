@@ -142,9 +142,36 @@ def refund_out(refund: Refund) -> RefundOut:
     return RefundOut.model_validate(refund, from_attributes=True)
 
 
+_NEW_KEY = "mercato.payments.refundless"
+
+
+def _refundless(session: AsyncSession) -> set[uuid.UUID]:
+    """Payments created in the session's current transaction that have no refund (forgotten when
+    another transaction begins)."""
+    txn = session.sync_session.get_transaction()
+    kept = session.info.get(_NEW_KEY)
+    if kept is None or kept[0] is not txn:
+        kept = (txn, set())
+        session.info[_NEW_KEY] = kept
+    ids: set[uuid.UUID] = kept[1]
+    return ids
+
+
+def created_here(session: AsyncSession, payment_id: uuid.UUID) -> None:
+    """This transaction inserted the payment: until a refund is added to it, it has none."""
+    _refundless(session).add(payment_id)
+
+
+def refund_added(session: AsyncSession, payment_id: uuid.UUID) -> None:
+    _refundless(session).discard(payment_id)
+
+
 async def payments_out(session: AsyncSession, payments: list[Payment]) -> list[PaymentOut]:
-    """Read models with their refunds: two queries whatever the number of payments."""
-    refunds = await repository.refunds_of(session, tenant_of(session), [p.id for p in payments])
+    """Read models with their refunds: two queries whatever the number of payments (one when all of
+    them were created in this transaction and have no refund yet)."""
+    fresh = _refundless(session)
+    refunds = ([] if all(p.id in fresh for p in payments)
+               else await repository.refunds_of(session, tenant_of(session), [p.id for p in payments]))
     by_payment: dict[uuid.UUID, list[RefundOut]] = {}
     for r in refunds:
         by_payment.setdefault(r.payment_id, []).append(refund_out(r))

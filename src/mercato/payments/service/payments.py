@@ -16,6 +16,7 @@ from mercato.payments.schemas import Payment as PaymentOut
 from mercato.payments.schemas import PaymentResult
 from mercato.payments.service.common import (
     apply_outcome,
+    created_here,
     gateway_for,
     gateway_view,
     guarded,
@@ -65,6 +66,7 @@ async def start_payment(session: AsyncSession, *, order_id: uuid.UUID, amount: i
     })
     if payment is None:
         return await _replay(session, tenant, key, order_id=order_id, amount=amount, currency=currency, method=method)
+    created_here(session, payment.id)
     await publish(session, events.PAYMENT_CREATED, payment)
 
     request = ChargeRequest(tenant_id=tenant, payment_id=payment.id, order_id=order_id, amount=amount,

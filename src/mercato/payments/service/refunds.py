@@ -19,6 +19,7 @@ from mercato.payments.service.common import (
     load,
     payment_out,
     publish,
+    refund_added,
     refund_out,
     tenant_of,
 )
@@ -54,6 +55,7 @@ async def refund(session: AsyncSession, payment_id: uuid.UUID, amount: int, reas
     pending = await repository.pending_refund_total(session, tenant, payment.id)
     check_refund(status=payment.status, amount_captured=payment.amount_captured,
                  amount_refunded=payment.amount_refunded, amount_pending=pending, amount=amount)
+    refund_added(session, payment.id)
     row = await repository.add_refund(session, Refund(
         id=refund_id_for(payment.id, key), tenant_id=tenant, payment_id=payment.id, amount=amount,
         currency=payment.currency, reason=reason, status=RefundStatus.PENDING.value, idempotency_key=key))

@@ -30,7 +30,15 @@ from mercato.payments.gateways.stripe import (
     refund_outcome,
 )
 from mercato.payments.models import Payment, Refund
-from mercato.payments.service.common import apply_outcome, gateway_for, guarded, publish, settings, tenant_of
+from mercato.payments.service.common import (
+    apply_outcome,
+    gateway_for,
+    guarded,
+    publish,
+    refund_added,
+    settings,
+    tenant_of,
+)
 from mercato.payments.service.refunds import _refund_data, apply_refund_outcome
 from mercato.platform.errors import BadRequest
 
@@ -198,6 +206,7 @@ async def _sync_refund(session: AsyncSession, payment: Payment, refund: dict[str
             log.error("gateway refund exceeds our captured total; not recorded",
                       extra={"payment_id": str(payment.id), "refund": reference})
             return False
+        refund_added(session, payment.id)
         ours = await repository.add_refund(session, Refund(
             tenant_id=payment.tenant_id, payment_id=payment.id, amount=amount, currency=payment.currency,
             reason="refunded at the gateway", status=RefundStatus.PENDING.value, gateway_reference=reference,
