@@ -10,6 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 import httpx
+import stripe
 from checkout_helpers import ADDRESS, complete, ready_checkout, shop_setup
 from commerce_helpers import customer_headers
 from sqlalchemy import text
@@ -130,3 +131,29 @@ async def outbox(worker_db: Any, tenant_id: uuid.UUID, prefix: str = "return.") 
         rows = (await s.execute(text("SELECT type, data FROM outbox WHERE tenant_id = :t AND type LIKE :p "
                                      "ORDER BY id"), {"t": tenant_id, "p": prefix + "%"})).mappings().all()
     return [{"type": r["type"], "data": r["data"]} for r in rows]
+
+
+async def stripe_paid_order(client, db, tenant, shop, stripe_url: str, *,  # type: ignore[no-untyped-def]
+                            email: str = "stripe-buyer@example.com") -> tuple[Any, Any, Any]:
+    """Two units of size S (50.00 + 5.00 shipping) paid at once through Stripe (localstripe).
+    Returns the placed order, the SDK client and the payment result."""
+    sdk = stripe.StripeClient(STRIPE_KEY, base_addresses={"api": stripe_url},
+                              http_client=stripe.HTTPXClient(allow_sync_methods=False))
+    pm = await sdk.v1.payment_methods.create_async(
+        {"type": "card", "card": {"number": "4242424242424242", "exp_month": 12, "exp_year": 2034, "cvc": "123"}})
+    variant = uuid.UUID(shop["variants"]["S"])
+    async with db.tenant_transaction(tenant.id) as s:
+        ref = (await catalog.get_variant_refs(s, [variant]))[variant]
+        placed = await orders.place_order(s, orders.OrderDraft(
+            currency="USD", email=email, lines=(orders.OrderLineDraft(
+                variant_id=variant, product_id=ref.product_id, sku=ref.sku, product_name=ref.product_name,
+                variant_title=ref.title, quantity=2, unit_price=2500, subtotal=5000, discount=0, tax=0,
+                total=5000),), subtotal=5000, discount_total=0, shipping_total=500, shipping_discount=0,
+            tax_total=0, total=5500, prices_include_tax=False, shipping_address=None, billing_address=None,
+            payment_method="stripe"))
+        paid = await payments.start_payment(s, order_id=placed.id, amount=5500, currency="USD", method="stripe",
+                                            payment_data={"payment_method": pm.id, "confirm": True},
+                                            idempotency_key=f"stripe-{placed.id}")
+        assert paid.payment.status == "captured"
+        await orders.record_payment(s, placed.id, outcome="captured", amount=5500, payment_id=paid.payment.id)
+    return placed, sdk, paid

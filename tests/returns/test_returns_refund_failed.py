@@ -16,11 +16,9 @@ import orjson
 import pytest
 import pytest_asyncio
 import stripe
-from returns_helpers import API, STRIPE_KEY, deliver, line_of, make_shop, ok, outbox
+from returns_helpers import API, deliver, line_of, make_shop, ok, outbox, stripe_paid_order
 from sqlalchemy import text
 
-import mercato.catalog as catalog
-import mercato.orders as orders
 import mercato.payments as payments
 from mercato.payments.config import get_payment_settings
 from mercato.platform import breaker
@@ -82,33 +80,10 @@ def _signed_event(event_type: str, obj: dict[str, Any]) -> tuple[bytes, dict[str
     return payload, {"Stripe-Signature": header, "Content-Type": "application/json"}
 
 
-async def _stripe_paid_order(client, db, tenant, shop, stripe_url: str) -> tuple[Any, Any]:  # type: ignore[no-untyped-def]
-    sdk = stripe.StripeClient(STRIPE_KEY, base_addresses={"api": stripe_url},
-                              http_client=stripe.HTTPXClient(allow_sync_methods=False))
-    pm = await sdk.v1.payment_methods.create_async(
-        {"type": "card", "card": {"number": "4242424242424242", "exp_month": 12, "exp_year": 2034, "cvc": "123"}})
-    variant = uuid.UUID(shop["variants"]["S"])
-    async with db.tenant_transaction(tenant.id) as s:
-        ref = (await catalog.get_variant_refs(s, [variant]))[variant]
-        placed = await orders.place_order(s, orders.OrderDraft(
-            currency="USD", email="late-fail@example.com", lines=(orders.OrderLineDraft(
-                variant_id=variant, product_id=ref.product_id, sku=ref.sku, product_name=ref.product_name,
-                variant_title=ref.title, quantity=2, unit_price=2500, subtotal=5000, discount=0, tax=0,
-                total=5000),), subtotal=5000, discount_total=0, shipping_total=500, shipping_discount=0,
-            tax_total=0, total=5500, prices_include_tax=False, shipping_address=None, billing_address=None,
-            payment_method="stripe"))
-        paid = await payments.start_payment(s, order_id=placed.id, amount=5500, currency="USD", method="stripe",
-                                            payment_data={"payment_method": pm.id, "confirm": True},
-                                            idempotency_key=f"stripe-{placed.id}")
-        assert paid.payment.status == "captured"
-        await orders.record_payment(s, placed.id, outcome="captured", amount=5500, payment_id=paid.payment.id)
-    return placed, sdk
-
-
 async def test_a_pending_stripe_refund_that_fails_later_is_refundable_again(  # type: ignore[no-untyped-def]
         client, tenant, db, worker_db, stripe_env, pending_refunds) -> None:
     shop = await make_shop(client, tenant)
-    placed, sdk = await _stripe_paid_order(client, db, tenant, shop, stripe_env)
+    placed, sdk, _ = await stripe_paid_order(client, db, tenant, shop, stripe_env)
     order = await deliver(client, tenant, str(placed.id))
     staff = tenant.admin_headers
     r = await ok(await client.post(f"{API}/returns", headers=staff, json={"order_id": order["id"], "lines": [

@@ -14,9 +14,8 @@ from sqlalchemy import CheckConstraint, ForeignKeyConstraint, Index, Integer, St
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from mercato.platform.db import Base
+from mercato.platform.db import NOW, Base
 
-NOW = text("now()")
 EAGER = {"eager_defaults": True}
 
 

@@ -26,10 +26,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, TSVECTOR
 from sqlalchemy.orm import Mapped, mapped_column
 
-from mercato.platform.db import Base
+from mercato.platform.db import NOW, UUID_DEFAULT, Base
 
-NOW = text("now()")
-UUID_DEFAULT = text("gen_random_uuid()")
 #: Server-side defaults and onupdate values (ids, timestamps) come back with INSERT/UPDATE … RETURNING,
 #: so an object never needs a lazy refresh (which async sessions cannot do implicitly).
 EAGER = {"eager_defaults": True}

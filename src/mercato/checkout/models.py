@@ -16,9 +16,7 @@ from sqlalchemy import BigInteger, CheckConstraint, ForeignKeyConstraint, Index,
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from mercato.platform.db import Base
-
-NOW = text("now()")
+from mercato.platform.db import NOW, Base
 
 
 class Checkout(Base):

@@ -31,10 +31,8 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from mercato.fulfillment.domain import ShipmentStatus
-from mercato.platform.db import Base
+from mercato.platform.db import NOW, UUID_DEFAULT, Base
 
-NOW = text("now()")
-UUID_DEFAULT = text("gen_random_uuid()")
 STATUSES = ", ".join(repr(s.value) for s in ShipmentStatus)
 EVENT_KINDS = ("status", "tracking", "label_attempt")
 

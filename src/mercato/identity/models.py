@@ -6,9 +6,7 @@ from datetime import datetime
 from sqlalchemy import BigInteger, ForeignKey, ForeignKeyConstraint, Index, String, UniqueConstraint, func, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from mercato.platform.db import Base
-
-NOW = text("now()")
+from mercato.platform.db import NOW, Base
 
 
 class PlatformOperator(Base):

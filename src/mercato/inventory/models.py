@@ -31,10 +31,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from mercato.platform.db import Base
-
-NOW = text("now()")
-UUID_DEFAULT = text("gen_random_uuid()")
+from mercato.platform.db import NOW, UUID_DEFAULT, Base
 
 
 class StockLocation(Base):

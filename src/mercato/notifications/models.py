@@ -16,13 +16,7 @@ from sqlalchemy import CheckConstraint, Index, Integer, String, Text, UniqueCons
 from sqlalchemy.orm import Mapped, mapped_column
 
 from mercato.notifications.domain import CHANNELS, STATUSES
-from mercato.platform.db import Base
-
-NOW = text("now()")
-
-
-def _in(column: str, values: tuple[str, ...]) -> str:
-    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+from mercato.platform.db import NOW, Base, in_list
 
 
 class NotificationTemplate(Base):
@@ -45,7 +39,7 @@ class NotificationTemplate(Base):
     __table_args__ = (
         UniqueConstraint("tenant_id", "id", name="uq_notification_templates_tenant_id_id"),
         UniqueConstraint("tenant_id", "key", "locale", "channel", name="uq_notification_templates_key"),
-        CheckConstraint(_in("channel", CHANNELS), name="channel"),
+        CheckConstraint(in_list("channel", CHANNELS), name="channel"),
     )
 
 
@@ -78,8 +72,8 @@ class NotificationLog(Base):
 
     __table_args__ = (
         UniqueConstraint("tenant_id", "id", name="uq_notification_log_tenant_id_id"),
-        CheckConstraint(_in("channel", CHANNELS), name="channel"),
-        CheckConstraint(_in("status", STATUSES), name="status"),
+        CheckConstraint(in_list("channel", CHANNELS), name="channel"),
+        CheckConstraint(in_list("status", STATUSES), name="status"),
         CheckConstraint("attempts >= 0", name="attempts_non_negative"),
         Index("ix_notification_log_created", "tenant_id", "created_at", "id"),
         Index("ix_notification_log_user", "tenant_id", "user_id", "created_at"),

@@ -32,14 +32,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
 from mercato.orders.domain import FulfillmentStatus, OrderStatus, PaymentStatus
-from mercato.platform.db import Base
-
-NOW = text("now()")
-UUID_DEFAULT = text("gen_random_uuid()")
-
-
-def _in(column: str, values: Any) -> str:
-    return f"{column} IN ({', '.join(repr(str(v)) for v in values)})"
+from mercato.platform.db import NOW, UUID_DEFAULT, Base, in_list
 
 
 class Order(Base):
@@ -89,9 +82,9 @@ class Order(Base):
         UniqueConstraint("tenant_id", "id", name="uq_orders_tenant_id_id"),
         UniqueConstraint("tenant_id", "number", name="uq_orders_tenant_number"),
         UniqueConstraint("tenant_id", "checkout_id", name="uq_orders_tenant_checkout"),
-        CheckConstraint(_in("status", OrderStatus), name="status"),
-        CheckConstraint(_in("payment_status", PaymentStatus), name="payment_status"),
-        CheckConstraint(_in("fulfillment_status", FulfillmentStatus), name="fulfillment_status"),
+        CheckConstraint(in_list("status", OrderStatus), name="status"),
+        CheckConstraint(in_list("payment_status", PaymentStatus), name="payment_status"),
+        CheckConstraint(in_list("fulfillment_status", FulfillmentStatus), name="fulfillment_status"),
         CheckConstraint("subtotal >= 0 AND discount_total >= 0 AND shipping_total >= 0 AND shipping_discount >= 0 "
                         "AND tax_total >= 0 AND total >= 0", name="totals_not_negative"),
         CheckConstraint("amount_paid >= 0 AND amount_refunded >= 0 AND amount_refunded <= amount_paid",
@@ -170,7 +163,7 @@ class OrderHistory(Base):
     __table_args__ = (
         ForeignKeyConstraint(["tenant_id", "order_id"], ["orders.tenant_id", "orders.id"],
                              name="fk_order_history_order", ondelete="CASCADE"),
-        CheckConstraint(_in("kind", HISTORY_KINDS), name="kind"),
+        CheckConstraint(in_list("kind", HISTORY_KINDS), name="kind"),
         Index("ix_order_history_order", "tenant_id", "order_id", "id"),
     )
 

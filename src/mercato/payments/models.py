@@ -25,19 +25,12 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from mercato.platform.db import Base
-
-NOW = text("now()")
-UUID_DEFAULT = text("gen_random_uuid()")
+from mercato.platform.db import NOW, UUID_DEFAULT, Base, in_list
 
 PAYMENT_STATUSES = ("pending", "requires_action", "authorized", "captured", "failed", "cancelled", "refunded",
                     "partially_refunded")
 REFUND_STATUSES = ("pending", "succeeded", "failed")
 METHODS = ("test", "manual", "stripe")
-
-
-def _in(column: str, values: tuple[str, ...]) -> str:
-    return f"{column} IN ({', '.join(repr(v) for v in values)})"
 
 
 class Payment(Base):
@@ -69,8 +62,8 @@ class Payment(Base):
     __table_args__ = (
         UniqueConstraint("tenant_id", "id", name="uq_payments_tenant_id_id"),
         UniqueConstraint("tenant_id", "idempotency_key", name="uq_payments_tenant_idempotency_key"),
-        CheckConstraint(_in("status", PAYMENT_STATUSES), name="status"),
-        CheckConstraint(_in("method", METHODS), name="method"),
+        CheckConstraint(in_list("status", PAYMENT_STATUSES), name="status"),
+        CheckConstraint(in_list("method", METHODS), name="method"),
         CheckConstraint("amount > 0", name="amount_positive"),
         CheckConstraint("amount_captured >= 0 AND amount_captured <= amount", name="captured_within_amount"),
         CheckConstraint("amount_refunded >= 0 AND amount_refunded <= amount_captured", name="refunded_within_captured"),
@@ -102,7 +95,7 @@ class Refund(Base):
         ForeignKeyConstraint(["tenant_id", "payment_id"], ["payments.tenant_id", "payments.id"],
                              name="fk_refunds_payment", ondelete="RESTRICT"),
         UniqueConstraint("tenant_id", "payment_id", "idempotency_key", name="uq_refunds_payment_idempotency_key"),
-        CheckConstraint(_in("status", REFUND_STATUSES), name="status"),
+        CheckConstraint(in_list("status", REFUND_STATUSES), name="status"),
         CheckConstraint("amount > 0", name="amount_positive"),
         Index("ix_refunds_payment", "tenant_id", "payment_id", "created_at"),
         Index("ix_refunds_gateway_reference", "tenant_id", "gateway_reference"),

@@ -9,7 +9,7 @@ set, row-level security policies match no row: tenant data fails closed.
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Annotated, Any
@@ -40,6 +40,16 @@ class Base(DeclarativeBase):
         datetime: DateTime(timezone=True),
         dict[str, Any]: JSONB,
     }
+
+
+#: Server-side defaults every module's tables use.
+NOW = text("now()")
+UUID_DEFAULT = text("gen_random_uuid()")
+
+
+def in_list(column: str, values: Iterable[Any]) -> str:
+    """``status IN ('a', 'b')`` for a CHECK constraint over a fixed set of values (enums, tuples)."""
+    return f"{column} IN ({', '.join(repr(str(v)) for v in values)})"
 
 
 def async_url(url: str) -> str:

@@ -9,9 +9,7 @@ from typing import Any
 from sqlalchemy import BigInteger, Identity, Index, Integer, LargeBinary, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from mercato.platform.db import Base
-
-NOW = text("now()")
+from mercato.platform.db import NOW, Base
 
 
 class OutboxEvent(Base):

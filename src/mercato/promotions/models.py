@@ -22,9 +22,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
-from mercato.platform.db import Base
+from mercato.platform.db import NOW, Base
 
-NOW = text("now()")
 EAGER = {"eager_defaults": True}
 
 

@@ -26,15 +26,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from mercato.platform.db import Base
+from mercato.platform.db import NOW, UUID_DEFAULT, Base, in_list
 from mercato.returns.domain import CONDITIONS, REASONS, REQUESTERS, ReturnStatus
-
-NOW = text("now()")
-UUID_DEFAULT = text("gen_random_uuid()")
-
-
-def _in(column: str, values: Any) -> str:
-    return f"{column} IN ({', '.join(repr(str(v)) for v in values)})"
 
 
 class ReturnRequest(Base):
@@ -77,8 +70,8 @@ class ReturnRequest(Base):
     __table_args__ = (
         UniqueConstraint("tenant_id", "id", name="uq_return_requests_tenant_id_id"),
         UniqueConstraint("tenant_id", "rma_number", name="uq_return_requests_tenant_rma"),
-        CheckConstraint(_in("status", ReturnStatus), name="status"),
-        CheckConstraint(_in("requested_by", REQUESTERS), name="requested_by"),
+        CheckConstraint(in_list("status", ReturnStatus), name="status"),
+        CheckConstraint(in_list("requested_by", REQUESTERS), name="requested_by"),
         CheckConstraint("items_value >= 0 AND items_refunded >= 0 AND items_refunded <= items_value "
                         "AND shipping_refunded >= 0 AND exchange_credit >= 0 AND exchange_charged >= 0 "
                         "AND exchange_refunded >= 0", name="amounts"),
@@ -119,8 +112,8 @@ class ReturnLine(Base):
         UniqueConstraint("tenant_id", "return_id", "order_line_id", name="uq_return_lines_order_line"),
         CheckConstraint("quantity > 0", name="quantity_positive"),
         CheckConstraint("quantity_received >= 0 AND quantity_received <= quantity", name="received_within_quantity"),
-        CheckConstraint(_in("reason", REASONS), name="reason"),
-        CheckConstraint(f"condition IS NULL OR {_in('condition', CONDITIONS)}", name="condition"),
+        CheckConstraint(in_list("reason", REASONS), name="reason"),
+        CheckConstraint(f"condition IS NULL OR {in_list('condition', CONDITIONS)}", name="condition"),
         CheckConstraint("value >= 0", name="value_not_negative"),
         Index("ix_return_lines_return", "tenant_id", "return_id"),
         Index("ix_return_lines_order_line", "tenant_id", "order_line_id"),

@@ -9,9 +9,8 @@ from decimal import Decimal
 from sqlalchemy import CheckConstraint, Index, Numeric, String, UniqueConstraint, func, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from mercato.platform.db import Base
+from mercato.platform.db import NOW, Base
 
-NOW = text("now()")
 EAGER = {"eager_defaults": True}
 
 

@@ -7,9 +7,7 @@ from typing import Any
 from sqlalchemy import String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from mercato.platform.db import Base
-
-NOW = text("now()")
+from mercato.platform.db import NOW, Base
 
 
 class Tenant(Base):

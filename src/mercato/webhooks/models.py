@@ -30,10 +30,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
-from mercato.platform.db import Base
-
-NOW = text("now()")
-UUID_DEFAULT = text("gen_random_uuid()")
+from mercato.platform.db import NOW, UUID_DEFAULT, Base
 
 
 class WebhookEndpoint(Base):
