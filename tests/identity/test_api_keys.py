@@ -71,3 +71,45 @@ async def test_key_validation_and_permissions(client, make_tenant) -> None:
     theirs = (await client.get(f"{API}/api-keys", headers=other.admin_headers)).json()["items"][0]["id"]
     assert (await client.delete(f"{API}/api-keys/{theirs}", headers=h)).status_code == 404
     assert (await client.get(f"{API}/auth/me", headers=other.admin_headers)).status_code == 200
+
+
+async def test_revocation_by_another_process_applies_within_the_lookup_ttl(client, tenant, db) -> None:
+    """Keys are remembered for a few seconds per process (one query less per request); a revocation
+    written by another server process (here: straight into the database) is seen once that time is up."""
+    from mercato.identity import auth
+
+    r = await client.post(f"{API}/api-keys", headers=tenant.admin_headers,
+                          json={"name": "POS", "kind": "secret", "role": "merchant"})
+    key = r.json()
+    assert (await client.get(f"{API}/auth/me", headers=bearer(key["token"]))).status_code == 200
+    async with db.tenant_transaction(tenant.id) as s:
+        await s.execute(text("UPDATE api_keys SET revoked_at = now() WHERE id = :id"), {"id": key["id"]})
+    # still remembered by this process: accepted until the entry expires (what another process would do)
+    assert (await client.get(f"{API}/auth/me", headers=bearer(key["token"]))).status_code == 200
+    for digest, (_, row) in list(auth._keys.items()):  # the TTL has passed
+        auth._keys[digest] = (0.0, row)
+    assert (await client.get(f"{API}/auth/me", headers=bearer(key["token"]))).status_code == 401
+
+
+async def test_a_busy_key_writes_last_used_at_once_a_minute(client, tenant, db) -> None:
+    from sqlalchemy import event
+
+    r = await client.post(f"{API}/api-keys", headers=tenant.admin_headers,
+                          json={"name": "Storefront", "kind": "publishable"})
+    key = r.json()
+    updates: list[str] = []
+
+    def seen(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
+        if statement.startswith("UPDATE api_keys"):
+            updates.append(statement)
+
+    event.listen(db.engine.sync_engine, "before_cursor_execute", seen)
+    try:
+        for _ in range(3):
+            assert (await client.get(f"{API}/auth/me", headers=bearer(key["token"]))).status_code == 200
+    finally:
+        event.remove(db.engine.sync_engine, "before_cursor_execute", seen)
+    assert 1 <= len(updates) <= 2  # one write (two if the minute turned between the requests)
+    async with db.tenant_transaction(tenant.id) as s:
+        used = (await s.execute(text("SELECT last_used_at FROM api_keys WHERE id = :id"), {"id": key["id"]})).scalar()
+    assert used is not None

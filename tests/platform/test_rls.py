@@ -115,3 +115,42 @@ async def test_bogus_tenant_setting_is_an_error_not_a_leak(db: Database, tenant)
             await s.execute(text("SELECT set_config('mercato.tenant_id', 'not-a-uuid', true)"))
             await s.execute(text("SELECT count(*) FROM users"))
     assert uuid.UUID(str(tenant.id))
+
+
+async def test_tenant_is_bound_lazily_before_the_first_statement(db: Database, tenant, make_tenant) -> None:
+    """``set_tenant`` on a session that has run nothing yet costs no round trip: the setting is applied when
+    the transaction begins on a connection, before the first statement — so a unit of work that runs no
+    statement (a cache hit) touches no connection, and the first statement is already confined."""
+    from sqlalchemy import event
+
+    other = await make_tenant()
+    seen: list[str] = []
+
+    def before(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
+        seen.append(statement)
+
+    event.listen(db.engine.sync_engine, "before_cursor_execute", before)
+    try:
+        async with db.tenant_transaction(tenant.id):
+            pass
+        assert seen == []  # nothing ran: no BEGIN's companion set_config, no query
+        async with db.tenant_transaction(tenant.id) as s:
+            assert (await s.execute(text("SELECT count(*) FROM users"))).scalar_one() == 1
+            assert "set_config" in seen[0] and "users" in seen[1]
+            await set_tenant(s, other.id)  # switching mid-transaction applies at once
+            ids = (await s.execute(text("SELECT DISTINCT tenant_id FROM users"))).scalars().all()
+            assert ids == [other.id]
+    finally:
+        event.remove(db.engine.sync_engine, "before_cursor_execute", before)
+
+
+async def test_tenant_survives_a_commit_in_the_same_session(db: Database, tenant) -> None:
+    async with db.sessionmaker() as s:
+        await set_tenant(s, tenant.id)
+        assert (await s.execute(text("SELECT count(*) FROM users"))).scalar_one() == 1
+        await s.commit()
+        # a new transaction on the same session (maybe another pooled connection): still confined to the tenant
+        assert (await s.execute(text("SELECT count(*) FROM users"))).scalar_one() == 1
+        await set_tenant(s, None)
+        assert (await s.execute(text("SELECT count(*) FROM users"))).scalar_one() == 0
+        await s.commit()

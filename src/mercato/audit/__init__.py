@@ -1,6 +1,6 @@
 """Audit log: append-only record of every mutation. Public face."""
 
 from mercato.audit.repository import AuditFilter
-from mercato.audit.service import diff, list_entries, record
+from mercato.audit.service import batched, diff, list_entries, record
 
-__all__ = ["AuditFilter", "diff", "list_entries", "record"]
+__all__ = ["AuditFilter", "batched", "diff", "list_entries", "record"]

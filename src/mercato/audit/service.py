@@ -6,9 +6,11 @@ import datetime as dt
 import decimal
 import enum
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import column, insert, table
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mercato.audit import repository
@@ -54,6 +56,34 @@ def _redact(changes: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+#: Core table of the columns an entry is written with (no ORM round trip through the mapper: the hot
+#: paths write a few entries per request).
+_APPEND = table("audit_log", *(column(c.name, c.type) for c in AuditEntry.__table__.columns
+                               if c.name not in ("id", "created_at")))
+_BUFFER_KEY = "mercato.audit.buffer"
+
+
+@asynccontextmanager
+async def batched(session: AsyncSession) -> AsyncIterator[None]:
+    """Collect the entries recorded inside the block and write them with one batched INSERT at its end
+    (in recording order, so their ids are as if written one by one), in the caller's transaction. An
+    exception discards them: the caller's transaction rolls back anyway. Nothing inside may roll back to a
+    savepoint. Nested blocks join the outer one. (The same shape as ``platform.events.batched``.)"""
+    if session.info.get(_BUFFER_KEY) is not None:
+        yield
+        return
+    buffer: list[dict[str, Any]] = []
+    session.info[_BUFFER_KEY] = buffer
+    try:
+        yield
+    except BaseException:
+        session.info.pop(_BUFFER_KEY, None)
+        raise
+    session.info.pop(_BUFFER_KEY, None)
+    if buffer:
+        await session.execute(insert(_APPEND), buffer)
+
+
 async def record(session: AsyncSession, *, action: str, resource_type: str, resource_id: Any = None,
                  changes: dict[str, Any] | None = None, actor: Principal | None = None,
                  tenant_id: uuid.UUID | None = None) -> None:
@@ -70,17 +100,22 @@ async def record(session: AsyncSession, *, action: str, resource_type: str, reso
         actor = getattr(request.state, "principal", None)
     request_id = getattr(request.state, "request_id", None) if request is not None else None
     ip = request.client.host if request is not None and request.client else None
-    await session.execute(insert(AuditEntry).values(
-        tenant_id=tenant,
-        actor_type=actor.kind if actor else "system",
-        actor_id=actor.actor_id if actor else None,
-        action=action,
-        resource_type=resource_type,
-        resource_id=str(resource_id) if resource_id is not None else None,
-        changes=_jsonable(_redact(changes)) if changes is not None else None,
-        request_id=request_id,
-        ip=ip if ip and ip != "testclient" else None,
-    ))
+    row = {
+        "tenant_id": tenant,
+        "actor_type": actor.kind if actor else "system",
+        "actor_id": actor.actor_id if actor else None,
+        "action": action,
+        "resource_type": resource_type,
+        "resource_id": str(resource_id) if resource_id is not None else None,
+        "changes": _jsonable(_redact(changes)) if changes is not None else None,
+        "request_id": request_id,
+        "ip": ip if ip and ip != "testclient" else None,
+    }
+    buffer = session.info.get(_BUFFER_KEY)
+    if buffer is not None:
+        buffer.append(row)
+    else:
+        await session.execute(insert(_APPEND), [row])
 
 
 async def list_entries(session: AsyncSession, tenant_id: uuid.UUID, filters: AuditFilter, *, limit: int,

@@ -9,6 +9,7 @@ query after this point is confined by row-level security.
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
@@ -46,6 +47,49 @@ class TenantRef:
 #: Supplied by the app factory (tenancy's lookup), so identity does not import tenancy.
 TenantById = Callable[[AsyncSession, uuid.UUID], Awaitable[TenantRef | None]]
 TenantBySlug = Callable[[AsyncSession, str], Awaitable[TenantRef | None]]
+
+
+#: API keys are looked up on every request that carries one; a few seconds of memory saves a query each
+#: time. A revocation made in this process applies at once (``forget_api_key``); other server processes
+#: see it within this TTL — the same bound as a tenant's suspension (tenancy.LOOKUP_TTL_SECONDS).
+API_KEY_TTL_SECONDS = 3.0
+
+
+@dataclass(frozen=True)
+class _KeyRow:
+    id: uuid.UUID
+    role: str | None
+    kind: str
+    revoked: bool
+
+
+_keys: dict[str, tuple[float, _KeyRow]] = {}  # key digest -> (expires, row)
+_touched: dict[uuid.UUID, datetime] = {}  # key id -> the minute this process last wrote last_used_at
+
+
+def forget_api_key(key_id: uuid.UUID) -> None:
+    """Drop a key from this process's lookup cache (after a revocation)."""
+    for digest, (_, row) in list(_keys.items()):
+        if row.id == key_id:
+            _keys.pop(digest, None)
+
+
+async def _key_row(session: AsyncSession, token: str) -> _KeyRow | None:
+    digest = token_digest(token)
+    hit = _keys.get(digest)
+    if hit and hit[0] > time.monotonic():
+        return hit[1]
+    found = (await session.execute(
+        select(ApiKey.id, ApiKey.role, ApiKey.kind, ApiKey.revoked_at).where(ApiKey.key_hash == digest)
+    )).one_or_none()
+    if found is None:  # unknown keys are not remembered: guessing must not fill memory
+        return None
+    if len(_keys) > 50_000:  # bounded memory
+        _keys.clear()
+        _touched.clear()
+    row = _KeyRow(found.id, found.role, found.kind, found.revoked_at is not None)
+    _keys[digest] = (time.monotonic() + API_KEY_TTL_SECONDS, row)
+    return row
 
 
 class TenantMismatch(Forbidden):
@@ -136,17 +180,19 @@ class PrincipalResolver:
         if tenant_id is None:
             raise InvalidToken("malformed API key")
         await set_tenant(session, tenant_id)
-        row = (await session.execute(
-            select(ApiKey.id, ApiKey.role, ApiKey.kind, ApiKey.revoked_at).where(ApiKey.key_hash == token_digest(token))
-        )).one_or_none()
-        if row is None or row.revoked_at is not None or row.kind != kind:
+        row = await _key_row(session, token)
+        if row is None or row.revoked or row.kind != kind:
             raise InvalidToken("unknown or revoked API key")
-        # last_used_at at minute granularity keeps hot keys from writing on every request.
-        await session.execute(
-            update(ApiKey).where(ApiKey.id == row.id)
-            .where((ApiKey.last_used_at.is_(None)) | (ApiKey.last_used_at < datetime.now(UTC).replace(second=0, microsecond=0)))
-            .values(last_used_at=datetime.now(UTC))
-        )
+        # last_used_at at minute granularity keeps hot keys from writing on every request; this process
+        # remembers the minute it last wrote, so a busy key costs one UPDATE a minute, not one a request.
+        minute = datetime.now(UTC).replace(second=0, microsecond=0)
+        if _touched.get(row.id) != minute:
+            await session.execute(
+                update(ApiKey).where(ApiKey.id == row.id)
+                .where((ApiKey.last_used_at.is_(None)) | (ApiKey.last_used_at < minute))
+                .values(last_used_at=datetime.now(UTC))
+            )
+            _touched[row.id] = minute
         if kind == "publishable":
             return Principal(kind="publishable_key", tenant_id=tenant_id, api_key_id=row.id,
                              permissions=PUBLISHABLE_KEY_PERMISSIONS)

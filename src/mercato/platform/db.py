@@ -15,10 +15,10 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import Depends
-from sqlalchemy import MetaData, text
+from sqlalchemy import MetaData, event, text
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import DeclarativeBase, Session
 from sqlalchemy.types import DateTime
 from starlette.requests import Request
 
@@ -77,13 +77,40 @@ def make_engine(url: str, *, pool_size: int = 10, max_overflow: int = 10, statem
     )
 
 
+_SET_TENANT = text("SELECT set_config(:name, :value, true)")
+
+
 async def set_tenant(session: AsyncSession, tenant_id: uuid.UUID | None) -> None:
-    """Bind the current transaction to a tenant (``None`` clears it: no tenant rows visible)."""
-    await session.execute(
-        text("SELECT set_config(:name, :value, true)"),
-        {"name": TENANT_SETTING, "value": str(tenant_id) if tenant_id else ""},
-    )
+    """Bind the current transaction to a tenant (``None`` clears it: no tenant rows visible).
+
+    Lazily: when the session has not begun a transaction on a connection yet, the setting is applied
+    by the session's ``after_begin`` hook, in the same round trip sequence as BEGIN and before the first
+    statement runs — so a request that ends up running no statement (a cache hit) costs no round trip,
+    and a unit of work committed and continued in the same session keeps its tenant."""
     session.info["tenant_id"] = tenant_id
+    if session.info.get(_BEGUN):
+        await session.execute(_SET_TENANT, _tenant_params(tenant_id))
+
+
+def _tenant_params(tenant_id: uuid.UUID | None) -> dict[str, str]:
+    return {"name": TENANT_SETTING, "value": str(tenant_id) if tenant_id else ""}
+
+
+#: session.info key: the session's transaction has begun on a connection (statements have run).
+_BEGUN = "_mercato_begun"
+
+
+@event.listens_for(Session, "after_begin")
+def _bind_tenant_on_begin(session: Session, transaction: Any, connection: Any) -> None:
+    session.info[_BEGUN] = True
+    if "tenant_id" in session.info:
+        connection.execute(_SET_TENANT, _tenant_params(session.info["tenant_id"]))
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_begin(session: Session, transaction: Any) -> None:
+    if transaction.parent is None:  # the outermost transaction ended: the next one begins afresh
+        session.info.pop(_BEGUN, None)
 
 
 def current_tenant(session: AsyncSession) -> uuid.UUID | None:

@@ -33,7 +33,7 @@ import hashlib
 import json
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -104,14 +104,14 @@ class _Context:
     redact: tuple[str, ...] = ()
 
 
-def redact(*paths: str) -> Callable[[Request], None]:
+def redact(*paths: str) -> Callable[[Request], Awaitable[None]]:
     """Route dependency: never store these dotted JSON paths of the answer (e.g. a payment's
     ``client_secret``); a replay answers them as ``null``."""
     for path in paths:
         if not path or any(not part for part in path.split(".")):
             raise ValueError(f"invalid JSON path to redact: {path!r}")
 
-    def declare(request: Request) -> None:
+    async def declare(request: Request) -> None:  # async: no thread-pool hop
         ctx: _Context | None = getattr(request.state, "idempotency", None)
         if ctx is not None:
             ctx.redact = tuple(dict.fromkeys((*ctx.redact, *paths)))

@@ -68,7 +68,7 @@ class PageParams:
     cursor: list[Any] | None
 
 
-def _page_params(
+async def _page_params(  # async: a plain def would run in the thread pool (a thread hop per request)
     limit: Annotated[int, Query(ge=1, le=100, description="Page size")] = 20,
     offset: Annotated[int, Query(ge=0, le=100_000, description="Rows to skip (ignored with cursor)")] = 0,
     cursor: Annotated[str | None, Query(max_length=500, description="Opaque cursor from next_cursor")] = None,

@@ -28,6 +28,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+import mercato.audit as audit
 import mercato.cart as cart
 import mercato.inventory as inventory
 import mercato.orders as orders
@@ -231,8 +232,9 @@ async def complete(session: AsyncSession, checkout_id: uuid.UUID, actor: cart.Ac
                    idempotency_key: str, card_number: str | None = None,
                    payment_method_id: str | None = None, stripe: dict[str, Any] | None = None) -> Completion:
     # Every event of the completion (order, payment, reservation, checkout: about eight) goes to the
-    # outbox in one batched INSERT at the end, in publication order. Nothing here uses savepoints.
-    async with events.batched(session):
+    # outbox in one batched INSERT at the end, in publication order; the audit entries (order placed,
+    # order paid, checkout completed) likewise in one. Nothing here uses savepoints.
+    async with events.batched(session), audit.batched(session):
         return await _complete(session, checkout_id, actor, providers, idempotency_key=idempotency_key,
                                card_number=card_number, payment_method_id=payment_method_id, stripe=stripe)
 
@@ -278,7 +280,9 @@ async def _complete(session: AsyncSession, checkout_id: uuid.UUID, actor: cart.A
         state = None
         if p.status in RECORDED_OUTCOMES:  # pending / requires_action: the webhook or staff settle it later
             state = await orders.record_payment(session, order_id, outcome=p.status, amount=p.amount,
-                                                payment_id=p.id, actor=actor.principal)
+                                                payment_id=p.id, actor=actor.principal,
+                                                # placed just now: this is the order's only attempt
+                                                attempts=[p] if new is not None else None)
     else:  # fully discounted: nothing to charge
         payment = {"id": None, "status": "captured", "method": method, "next_action": None,
                    "redirect_url": None, "failure_code": None}

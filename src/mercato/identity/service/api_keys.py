@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 import mercato.audit as audit
 from mercato.identity import repository
+from mercato.identity.auth import forget_api_key
 from mercato.identity.domain import SECRET_KEY_ROLES
 from mercato.identity.errors import ApiKeyNotFound, InvalidRole
 from mercato.identity.models import ApiKey
@@ -70,6 +71,7 @@ async def revoke_key(session: AsyncSession, actor: Principal, key_id: uuid.UUID)
     if key.revoked_at is None:
         key.revoked_at = func.now()
         await session.flush()
+        forget_api_key(key.id)  # this process stops accepting it at once; others within the lookup TTL
         await session.refresh(key)
         await audit.record(session, action="api_key.revoked", resource_type="api_key", resource_id=key.id,
                            actor=actor, changes={"revoked": {"from": False, "to": True}})

@@ -44,9 +44,11 @@ def _refundable(p: Any) -> int:
     return max(0, p.amount_captured - p.amount_refunded - pending)
 
 
-async def sync_payment_totals(session: AsyncSession, order: Order, found: list[Any] | None = None) -> bool:
+async def sync_payment_totals(session: AsyncSession, order: Order, found: list[Any] | None = None, *,
+                              flush: bool = True) -> bool:
     """Bring ``payment_status``, ``amount_paid`` and ``amount_refunded`` in line with the payments'
-    facts. Returns True when something changed (without history: callers write their own)."""
+    facts. Returns True when something changed (without history: callers write their own).
+    ``flush=False`` leaves the change to the session's next flush (one UPDATE with what follows)."""
     if found is None:
         found = await payments.get_payments_for_order(session, order.id)
     if not found:
@@ -60,7 +62,8 @@ async def sync_payment_totals(session: AsyncSession, order: Order, found: list[A
     order.payment_status, order.amount_paid, order.amount_refunded = status, paid, refunded
     if status == domain.PaymentStatus.PAID and order.paid_at is None:
         order.paid_at = now()
-    await session.flush()
+    if flush:
+        await session.flush()
     return True
 
 

@@ -12,7 +12,7 @@ applying the same outcome again changes nothing.
 from __future__ import annotations
 
 import uuid
-from typing import Literal
+from typing import Any, Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -50,8 +50,12 @@ def fact_key(outcome: str, payment_id: uuid.UUID | None, refund_id: uuid.UUID | 
 async def record_payment(session: AsyncSession, order_id: uuid.UUID, *, outcome: Outcome | str,
                          amount: int | None = None, payment_id: uuid.UUID | None = None,
                          refund_id: uuid.UUID | None = None, reason: str | None = None,
-                         actor: Principal | None = None) -> Order:
+                         actor: Principal | None = None, attempts: list[Any] | None = None) -> Order:
     """Apply a payment result to an order. Idempotent.
+
+    ``attempts``: every payment attempt of the order as ``payments`` reports it, when the caller made
+    them all in this very transaction (checkout, right after placing the order) — saves reading them
+    back. Used only when the order was placed in this transaction too; otherwise they are read.
 
     * ``captured`` → payment status ``paid``; a pending order becomes ``paid`` (``order.paid``), a
       pay-later order in processing stays there and is now paid; its stock stays reserved until it
@@ -68,18 +72,20 @@ async def record_payment(session: AsyncSession, order_id: uuid.UUID, *, outcome:
     if own is None:
         return await _record_payment(session, await load(session, order_id, for_update=True), None, outcome=outcome,
                                      amount=amount, payment_id=payment_id, refund_id=refund_id, reason=reason,
-                                     actor=actor)
+                                     actor=actor, attempts=None)
     # Fast path: the order was placed in this very transaction (checkout takes the payment right after
     # placing it). Its row is ours already (no re-load), its payment facts are known (no history query),
     # and the history rows are written together at the end.
     async with batched_history(session):
         return await _record_payment(session, own.order, own.facts, outcome=outcome, amount=amount,
-                                     payment_id=payment_id, refund_id=refund_id, reason=reason, actor=actor)
+                                     payment_id=payment_id, refund_id=refund_id, reason=reason, actor=actor,
+                                     attempts=attempts)
 
 
 async def _record_payment(session: AsyncSession, order: Order, known_facts: set[str] | None, *,
                           outcome: Outcome | str, amount: int | None, payment_id: uuid.UUID | None,
-                          refund_id: uuid.UUID | None, reason: str | None, actor: Principal | None) -> Order:
+                          refund_id: uuid.UUID | None, reason: str | None, actor: Principal | None,
+                          attempts: list[Any] | None) -> Order:
     fact = fact_key(outcome, payment_id, refund_id)
     if payment_id is None:
         seen = False
@@ -89,9 +95,12 @@ async def _record_payment(session: AsyncSession, order: Order, known_facts: set[
         seen = await repository.has_history_fact(session, tenant_of(session), order.id, fact)
     before = order.payment_status
 
-    found = await payments.get_payments_for_order(session, order.id)
+    fast = known_facts is not None  # placed in this transaction: its row is ours, nothing else reads it
+    found = attempts if fast and attempts is not None else await payments.get_payments_for_order(session, order.id)
     if found:
-        changed = await sync_payment_totals(session, order, found)
+        # On the fast path the totals are not flushed on their own: the status move that follows (or the
+        # commit) writes them in the same UPDATE of the order.
+        changed = await sync_payment_totals(session, order, found, flush=not fast)
     else:  # a gateway we do not keep rows for reported directly: trust the outcome (stale ones ignored)
         target = domain.payment_status_from_outcome(before, outcome).value
         changed = target != before
