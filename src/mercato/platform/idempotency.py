@@ -39,7 +39,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from fastapi import FastAPI, Request
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -166,6 +166,24 @@ def principal_scope(principal: Principal) -> str:
     return f"{principal.kind}:{actor}" if actor else principal.kind
 
 
+def _claim_statement() -> Any:
+    """Insert an in-progress record, or take over an expired one (an abandoned claim) as if it did not
+    exist; returns its ``created_at`` when this request owns the key. Built once: values are bound."""
+    fields = {"method": bindparam("method"), "path": bindparam("path"), "request_hash": bindparam("request_hash"),
+              "status": "in_progress", "response_status": None, "response_headers": None, "response_body": None}
+    insert = pg_insert(IdempotencyKey).values(
+        tenant_id=bindparam("tenant_id"), principal=bindparam("principal"), key=bindparam("key"),
+        expires_at=func.now() + IN_PROGRESS_LEASE, **fields)
+    return insert.on_conflict_do_update(
+        index_elements=[IdempotencyKey.tenant_id, IdempotencyKey.principal, IdempotencyKey.key],
+        set_={**fields, "created_at": func.now(), "expires_at": func.now() + IN_PROGRESS_LEASE},
+        where=IdempotencyKey.expires_at <= func.now(),
+    ).returning(IdempotencyKey.created_at)
+
+
+_CLAIM = _claim_statement()
+
+
 def _claims_db(request: Request) -> Database:
     return getattr(request.app.state, "idempotency_db", None) or request.app.state.db
 
@@ -176,19 +194,11 @@ async def claim(request: Request, principal: Principal) -> None:
     if ctx is None or ctx.claimed is not None or principal.tenant_id is None:
         return
     tenant, who = principal.tenant_id, principal_scope(principal)
-    fields = {"method": ctx.method, "path": ctx.path[:500], "request_hash": ctx.request_hash,
-              "status": "in_progress", "response_status": None, "response_headers": None, "response_body": None}
-    insert = pg_insert(IdempotencyKey).values(
-        tenant_id=tenant, principal=who, key=ctx.key, expires_at=func.now() + IN_PROGRESS_LEASE, **fields)
-    # An expired record (or an abandoned claim) is taken over as if it did not exist.
-    stmt = insert.on_conflict_do_update(
-        index_elements=[IdempotencyKey.tenant_id, IdempotencyKey.principal, IdempotencyKey.key],
-        set_={**fields, "created_at": func.now(), "expires_at": func.now() + IN_PROGRESS_LEASE},
-        where=IdempotencyKey.expires_at <= func.now(),
-    ).returning(IdempotencyKey.created_at)
+    params = {"tenant_id": tenant, "principal": who, "key": ctx.key, "method": ctx.method, "path": ctx.path[:500],
+              "request_hash": ctx.request_hash}
     for _ in range(3):  # the existing record may be released between our insert and our read
         async with _claims_db(request).tenant_transaction(tenant) as session:
-            created_at = (await session.execute(stmt)).scalar_one_or_none()
+            created_at = (await session.execute(_CLAIM, params)).scalar_one_or_none()
             if created_at is not None:
                 ctx.claimed = (tenant, who, created_at)
                 return
