@@ -384,6 +384,22 @@ async def test_facets_count_brands_categories_prices_and_options(client, tenant,
         (0, 2000, 1), (2000, None, 3)]
     totals = await _list(client, tenant.storefront_headers, q="tee", with_total="true")
     assert totals["total"] == 2 and totals["facets"] is None
+    tops_row = next(c for c in f["category"] if c["label"] == "Tops")
+    assert tops_row["parent_id"] == str(apparel) and tops_row["value"] == str(tops)
+
+    # With a text query the matches are read once and every disjunctive facet is derived from them:
+    # same counts as the listing path. "Tee A" is 800-1200, "Tee B" 3000; both in Tops.
+    both = await _list(client, tenant.storefront_headers, q="tee", brand="acme", max_price=2000,
+                       options="Size:M|S", category="tops", facets="brand,category,price,options")
+    assert both["total"] == 1 and _names(both) == ["Tee A"]
+    fb = both["facets"]
+    assert {b["label"]: b["count"] for b in fb["brand"]} == {"Acme": 1}  # Tee B is over max_price
+    assert {c["label"]: c["count"] for c in fb["category"]} == {"Apparel": 1, "Tops": 1}
+    assert {(b["min_cents"], b["count"]) for b in fb["price"] if b["count"]} == {(0, 1)}  # price facet: all prices
+    assert {v["value"]: v["count"] for o in fb["options"] for v in o["values"]} == {"S": 1, "M": 1}
+    no_price = await _list(client, tenant.storefront_headers, q="tee", max_price=2000, facets="price,brand")
+    assert {(b["min_cents"], b["count"]) for b in no_price["facets"]["price"] if b["count"]} == {(0, 1), (2500, 1)}
+    assert {b["label"]: b["count"] for b in no_price["facets"]["brand"]} == {"Acme": 1}
     bad = await client.get(API, params={"facets": "colour"}, headers=tenant.storefront_headers)
     assert bad.status_code == 400
 
