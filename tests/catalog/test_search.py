@@ -148,14 +148,84 @@ async def test_option_values_of_active_variants_are_searchable(client, tenant, c
     assert (await _list(client, tenant.admin_headers, q="teal"))["match"] != "fts"
 
 
-async def test_typo_falls_back_to_trigram_similarity(client, tenant, cat) -> None:
-    await cat.products([{"name": "Oxford Shirt"}, {"name": "Wool Sweater"}])
-    page = await _list(client, tenant.storefront_headers, q="oxfrod")
-    assert page["match"] == "fuzzy" and _names(page) == ["Oxford Shirt"]
-    page = await _list(client, tenant.storefront_headers, q="sweatre")
+async def test_typos_are_corrected_to_known_words_then_searched_full_text(client, tenant, cat) -> None:
+    await cat.products([{"name": "Oxford Shirt"}, {"name": "Wool Sweater"}, {"name": "Trail Jacket"},
+                        {"name": "Merino Shorts"}, {"name": "Café Crème Mug"}])
+    h = tenant.storefront_headers
+    page = await _list(client, h, q="oxfrod")
+    assert page["match"] == "fuzzy" and _names(page) == ["Oxford Shirt"] and page["corrected_query"] == "oxford"
+    page = await _list(client, h, q="sweatre")
     assert page["match"] == "fuzzy" and _names(page) == ["Wool Sweater"]
-    nothing = await _list(client, tenant.storefront_headers, q="zzqqxx")
-    assert nothing["items"] == [] and nothing["has_more"] is False
+    page = await _list(client, h, q="jakcet")  # a swap of two letters (word similarity only 0.29)
+    assert _names(page) == ["Trail Jacket"] and page["corrected_query"] == "jacket"
+    page = await _list(client, h, q="merin0")
+    assert _names(page) == ["Merino Shorts"]
+    page = await _list(client, h, q="shrit")  # "shirt" (1 edit) rather than "shorts" (equally similar trigrams)
+    assert _names(page) == ["Oxford Shirt"] and page["corrected_query"] == "shirt"
+    # Only misspelt words change; known words, the prefix last word, OR and -word are kept.
+    page = await _list(client, h, q="Wool sweatre -oxford")
+    assert _names(page) == ["Wool Sweater"] and page["corrected_query"] == "Wool sweater -oxford"
+    page = await _list(client, h, q="oxfrod shi")
+    assert _names(page) == ["Oxford Shirt"] and page["corrected_query"] == "oxford shi"
+    page = await _list(client, h, q="creme mgu")  # accents folded on both sides
+    assert _names(page) == ["Café Crème Mug"] and page["corrected_query"] == "creme mug"
+    # Nothing close enough: no correction, no results (edit distance limit: "mauve" is not "made").
+    for q in ("zzqqxx", "mauve", "xy"):
+        nothing = await _list(client, h, q=q)
+        assert nothing["items"] == [] and nothing["has_more"] is False
+        assert nothing["match"] == "fuzzy" and nothing["corrected_query"] is None
+    # A full-text hit is never "corrected".
+    page = await _list(client, h, q="wool")
+    assert page["match"] == "fts" and page["corrected_query"] is None
+
+
+async def test_corrected_search_pages_with_a_cursor_and_counts_facets(client, tenant, cat) -> None:
+    await cat.products([{"name": f"Linen Shirt {i}"} for i in range(5)] + [{"name": "Linen Trousers"}])
+    h = tenant.storefront_headers
+    first = await _list(client, h, q="shrit", limit=3, with_total="true")
+    assert first["match"] == "fuzzy" and len(first["items"]) == 3 and first["has_more"] and first["total"] == 5
+    rest = await _list(client, h, q="shrit", limit=3, cursor=first["next_cursor"])
+    assert rest["match"] == "fuzzy" and len(rest["items"]) == 2 and not rest["has_more"]
+    assert set(_names(first) + _names(rest)) == {f"Linen Shirt {i}" for i in range(5)}
+
+
+async def test_words_written_through_the_api_are_correctable_at_once(client, tenant) -> None:
+    """Every write path records the document's new words in the same transaction."""
+    from catalog_factories import create_product
+
+    made = await create_product(client, tenant, {"name": "Plain Coat", "status": "active", "variants": [
+        {"sku": "PC-1", "price_cents": 9000, "currency": "USD"}]})
+    h = tenant.storefront_headers
+    assert _names(await _list(client, h, q="gabardne")) == []
+    r = await client.patch(f"/api/v1/products/{made['id']}", json={"name": "Gabardine Coat"},
+                           headers=tenant.admin_headers)
+    assert r.status_code == 200, r.text
+    page = await _list(client, h, q="gabardne")
+    assert page["match"] == "fuzzy" and _names(page) == ["Gabardine Coat"]
+    # A brand rename re-indexes its products: the new brand word is correctable too.
+    brand = (await client.post("/api/v1/brands", json={"name": "Nordic"}, headers=tenant.admin_headers)).json()
+    r = await client.patch(f"/api/v1/products/{made['id']}", json={"brand_id": brand["id"]},
+                           headers=tenant.admin_headers)
+    assert r.status_code == 200, r.text
+    r = await client.patch(f"/api/v1/brands/{brand['id']}", json={"name": "Fjallraven"}, headers=tenant.admin_headers)
+    assert r.status_code == 200, r.text
+    assert _names(await _list(client, h, q="fjalraven")) == ["Gabardine Coat"]
+
+
+async def test_typo_correction_never_uses_another_shops_words(client, tenant, make_tenant, db) -> None:
+    from sqlalchemy import text
+
+    other = await make_tenant()
+    await CatalogFactory(db, other.id).products([{"name": "Zeppelin Lamp"}])
+    await CatalogFactory(db, tenant.id).products([{"name": "Desk Lamp"}])
+    page = await _list(client, tenant.storefront_headers, q="zepelin")
+    assert page["items"] == [] and page["corrected_query"] is None
+    page = await _list(client, other.storefront_headers, q="zepelin")
+    assert _names(page) == ["Zeppelin Lamp"]
+    # Row-level security on the table itself: a shop's transaction sees only its own words.
+    async with db.tenant_transaction(tenant.id) as s:
+        words = set((await s.execute(text("SELECT word FROM search_words"))).scalars())
+    assert "desk" in words and "zeppelin" not in words
 
 
 # --------------------------------------------------------------------------- filters
@@ -314,6 +384,22 @@ async def test_facets_count_brands_categories_prices_and_options(client, tenant,
         (0, 2000, 1), (2000, None, 3)]
     totals = await _list(client, tenant.storefront_headers, q="tee", with_total="true")
     assert totals["total"] == 2 and totals["facets"] is None
+    tops_row = next(c for c in f["category"] if c["label"] == "Tops")
+    assert tops_row["parent_id"] == str(apparel) and tops_row["value"] == str(tops)
+
+    # With a text query the matches are read once and every disjunctive facet is derived from them:
+    # same counts as the listing path. "Tee A" is 800-1200, "Tee B" 3000; both in Tops.
+    both = await _list(client, tenant.storefront_headers, q="tee", brand="acme", max_price=2000,
+                       options="Size:M|S", category="tops", facets="brand,category,price,options")
+    assert both["total"] == 1 and _names(both) == ["Tee A"]
+    fb = both["facets"]
+    assert {b["label"]: b["count"] for b in fb["brand"]} == {"Acme": 1}  # Tee B is over max_price
+    assert {c["label"]: c["count"] for c in fb["category"]} == {"Apparel": 1, "Tops": 1}
+    assert {(b["min_cents"], b["count"]) for b in fb["price"] if b["count"]} == {(0, 1)}  # price facet: all prices
+    assert {v["value"]: v["count"] for o in fb["options"] for v in o["values"]} == {"S": 1, "M": 1}
+    no_price = await _list(client, tenant.storefront_headers, q="tee", max_price=2000, facets="price,brand")
+    assert {(b["min_cents"], b["count"]) for b in no_price["facets"]["price"] if b["count"]} == {(0, 1), (2500, 1)}
+    assert {b["label"]: b["count"] for b in no_price["facets"]["brand"]} == {"Acme": 1}
     bad = await client.get(API, params={"facets": "colour"}, headers=tenant.storefront_headers)
     assert bad.status_code == 400
 

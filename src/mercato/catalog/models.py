@@ -282,5 +282,24 @@ class ProductSale(Base):
     __table_args__ = (CheckConstraint("quantity > 0", name="quantity_positive"),)
 
 
+class SearchWord(Base):
+    """The distinct words of a shop's search documents, for typo correction (docs/search.md):
+    a misspelt query word is replaced by its most similar known word (trigram index), then the
+    ordinary full-text search runs. Written with the search documents (insert-only: a word that no
+    longer occurs is harmless, it just finds nothing); ``ndoc`` = documents containing the word
+    when it was first recorded (a tie-breaker between equally similar words)."""
+
+    __tablename__ = "search_words"
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    # "C" collation: byte order, so a prefix is a btree range (the last query word is a prefix).
+    word: Mapped[str] = mapped_column(Text(collation="C"), primary_key=True)
+    ndoc: Mapped[int] = mapped_column(Integer, server_default=text("1"))
+
+    __table_args__ = (
+        Index("ix_search_words_trgm", "word", postgresql_using="gin", postgresql_ops={"word": "gin_trgm_ops"}),
+    )
+
+
 __all__ = ["Brand", "Category", "Collection", "CollectionProduct", "Media", "Product",
-           "ProductOption", "ProductSale", "Variant"]
+           "ProductOption", "ProductSale", "SearchWord", "Variant"]

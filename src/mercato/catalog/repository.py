@@ -145,7 +145,25 @@ async def recompute_prices(session: AsyncSession, product_ids: Collection[uuid.U
     """).bindparams(_IDS), {"tenant_id": tenant_of(session), "ids": list(product_ids)})
 
 
+#: Which lexemes of a search document become correction targets (``search_words``): words of 3 to 40
+#: characters without digits or punctuation. Numbers, SKUs and hyphenated compounds are left out
+#: (a "similar" number is never the intended one; query words are split at punctuation anyway).
+SEARCH_WORD_RULE = r"length(w.lexeme) BETWEEN 3 AND 40 AND w.lexeme ~ '^\w+$' AND w.lexeme !~ '[0-9_]'"
+
+#: Appended to a statement whose CTE ``refreshed`` returns the new ``search_vector`` of the written
+#: products: records their new words, set-based and insert-only (an unchanged vocabulary writes
+#: nothing; a word that no longer occurs stays, harmlessly). Sorted, so concurrent writers insert
+#: shared new words in the same order (no deadlock).
+RECORD_SEARCH_WORDS = f"""
+INSERT INTO search_words (tenant_id, word, ndoc)
+SELECT :tenant_id, w.lexeme, count(*) FROM refreshed, unnest(refreshed.search_vector) AS w
+WHERE {SEARCH_WORD_RULE}
+GROUP BY w.lexeme ORDER BY w.lexeme
+ON CONFLICT (tenant_id, word) DO NOTHING
+"""
+
 _REFRESH_SEARCH = text("""
+    WITH refreshed AS (
     UPDATE products AS p
     SET search_vector =
             setweight(to_tsvector('simple', unaccent(lower(p.name))), 'A')
@@ -166,7 +184,8 @@ _REFRESH_SEARCH = text("""
         WHERE q.tenant_id = :tenant_id AND q.id = ANY(:ids)
     ) AS d
     WHERE p.tenant_id = :tenant_id AND p.id = d.id
-""").bindparams(_IDS)
+    RETURNING p.search_vector)
+""" + RECORD_SEARCH_WORDS).bindparams(_IDS)
 
 
 async def refresh_search_documents(session: AsyncSession, product_ids: Collection[uuid.UUID]) -> None:
@@ -177,7 +196,9 @@ async def refresh_search_documents(session: AsyncSession, product_ids: Collectio
     active variants (``facet_options``: call :func:`recompute_prices` first) C; description D. Text is
     lowercased and unaccented, parsed with the ``simple`` configuration (no stemming: shop vocabularies are
     multilingual and full of brand names). ``search_text`` = name + brand + category for the trigram
-    fallback (no SKUs: they quadrupled its length, and word similarity costs per character). Call it after any write that changes one of those inputs, in the same transaction.
+    fallback (no SKUs: they quadrupled its length, and word similarity costs per character). The
+    documents' new words go to ``search_words`` in the same statement (typo correction). Call it
+    after any write that changes one of those inputs, in the same transaction.
     """
     if not product_ids:
         return

@@ -2,8 +2,9 @@
 
 Fixed query counts, whatever the page size: one statement for a page (products with their
 brand, category and main image), one for all requested facets, one for autocomplete. The
-full-text path uses the GIN-indexed ``products.search_vector``; when it matches nothing the
-trigram index on ``products.search_text`` gives typo tolerance (``match="fuzzy"``).
+full-text path uses the GIN-indexed ``products.search_vector``; when it matches nothing, misspelt
+words are corrected to the shop's known words (``search_words``, trigram index) and the full-text
+search runs again (``match="fuzzy"``).
 
 Query syntax of ``q`` (see docs/search.md): words are ANDed; ``a OR b``; ``-word`` excludes;
 the last word matches as a prefix (``shi`` finds "shirt"); accents and case are folded.
@@ -32,7 +33,6 @@ from sqlalchemy import (
     func,
     literal,
     literal_column,
-    null,
     or_,
     select,
     text,
@@ -44,12 +44,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.functions import Function
 
 from mercato.catalog.models import Brand, Category, Media, Product, Variant
+from mercato.catalog.repository import RECORD_SEARCH_WORDS
 from mercato.catalog.search_schemas import (
-    CategoryFacetValue,
     Facets,
-    FacetValue,
-    OptionFacet,
-    PriceBucket,
     ProductPage,
     ProductSummary,
     Ref,
@@ -64,8 +61,14 @@ CACHE_NAMESPACE = "catalog"
 TS_CONFIG = "simple"
 #: ts_rank_cd weights for D, C, B, A: name (A) counts most, description (D) least.
 RANK_WEIGHTS = "{0.1, 0.2, 0.4, 1.0}"
-#: Trigram fallback: minimum word similarity between the query and a product's search text.
-FUZZY_THRESHOLD = 0.3
+#: Typo correction: a known word is a candidate for a query word when their word similarity
+#: (pg_trgm ``<%``) reaches this. Low on purpose: a swap of two letters in a 6-letter word leaves
+#: 0.29 (``jakcet``/``jacket``); the edit-distance limit below is what rejects unrelated words.
+FUZZY_THRESHOLD = 0.2
+#: Candidates per query word fetched by trigram similarity and re-ranked by edit distance.
+CORRECTION_CANDIDATES = 20
+#: Query words shorter than this are never corrected (trigrams say little about them).
+MIN_CORRECTED_LENGTH = 3
 #: Default price facet buckets (edges in minor units): [0, 10), [10, 25), … , [500, ∞).
 DEFAULT_PRICE_EDGES = (0, 1000, 2500, 5000, 10000, 25000, 50000)
 FACETS = ("brand", "category", "price", "options")
@@ -215,6 +218,50 @@ def _weighted(operand: str, weights: str) -> str:
     return re.sub(r"'(\w+)'", lambda m: f"'{m.group(1)}':{weights}", operand)
 
 
+def query_words(q: str) -> list[tuple[str, bool]]:
+    """The positive (not negated) words of ``q`` as :func:`build_tsquery` reads them (lowercased, in
+    order), each with whether it is the prefix-matched last positive word."""
+    words: list[str] = []
+    for chunk in q.split():
+        if chunk == "OR" or (chunk.startswith("-") and len(chunk) > 1):
+            continue
+        words.extend(w.lower() for w in _WORD.findall(chunk))
+    return [(w, i == len(words) - 1) for i, w in enumerate(words)]
+
+
+def apply_corrections(q: str, corrections: dict[str, str]) -> str:
+    """``q`` with its positive words replaced (``OR`` and ``-word`` kept), e.g. ``shrit -wool`` ->
+    ``shirt -wool``."""
+    out: list[str] = []
+    for chunk in q.split():
+        if chunk != "OR" and not (chunk.startswith("-") and len(chunk) > 1):
+            chunk = _WORD.sub(lambda m: corrections.get(m.group(0).lower(), m.group(0)), chunk)
+        out.append(chunk)
+    return " ".join(out)
+
+
+def max_edits(word: str) -> int:
+    """Edits allowed when correcting ``word`` (Elasticsearch's ``AUTO`` fuzziness): 1 for 3–5
+    characters, 2 beyond. ``mauve`` is not "corrected" to ``made``."""
+    return 1 if len(word) <= 5 else 2
+
+
+def edit_distance(a: str, b: str) -> int:
+    """Optimal string alignment distance: insertions, deletions, substitutions and transpositions of
+    adjacent letters (``shrit`` -> ``shirt`` is 1) cost 1 each. Words are short; O(len a × len b)."""
+    prev2: list[int] = []
+    prev = list(range(len(b) + 1))
+    for i in range(1, len(a) + 1):
+        cur = [i] + [0] * len(b)
+        for j in range(1, len(b) + 1):
+            cost = 0 if a[i - 1] == b[j - 1] else 1
+            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                cur[j] = min(cur[j], prev2[j - 2] + 1)
+        prev2, prev = prev, cur
+    return prev[-1]
+
+
 def _normalize(expr: Any) -> Function[Any]:
     return func.unaccent(func.lower(expr))
 
@@ -329,14 +376,11 @@ def _plan(tenant_id: uuid.UUID, params: SearchParams, *, admin: bool, match: str
     conditions: dict[str, ColumnElement[bool]] = {"visibility": _visibility(tenant_id, params, admin)}
     warnings: list[str] = []
     rank: ColumnElement[Any] | None = None
-    if match == "fts":
+    if match in ("fts", "fuzzy"):
+        # "fuzzy": the same full-text search, over the typo-corrected query (``params.q``).
         tsq = _tsquery(build_tsquery(params.q or "") or "")
         conditions["q"] = Product.search_vector.op("@@")(tsq)
         rank = func.ts_rank_cd(literal_column(f"'{RANK_WEIGHTS}'::float4[]"), Product.search_vector, tsq)
-    elif match == "fuzzy":
-        qn = _normalize(bindparam("fuzzy_q", params.q or ""))
-        conditions["q"] = qn.op("<%")(Product.search_text)
-        rank = func.word_similarity(qn, Product.search_text)
     if params.categories:
         conditions["category"] = _category_condition(tenant_id, params.categories)
     if params.brands:
@@ -426,6 +470,57 @@ async def _fts_has_matches(session: AsyncSession, tenant_id: uuid.UUID, params: 
                 .scalar())
 
 
+_CORRECTION_CANDIDATES_SQL = text("""
+SELECT r.i, q.w, k.known, c.word, c.sim, c.ndoc
+FROM unnest(CAST(:words AS text[]), CAST(:prefix AS boolean[])) WITH ORDINALITY AS r(raw, prefix, i)
+CROSS JOIN LATERAL (SELECT unaccent(lower(r.raw)) COLLATE "C" AS w) AS q
+CROSS JOIN LATERAL (
+    -- Known: the word itself, or (the prefix-matched last word) the start of a word. Byte-order
+    -- range on the primary key ("C" collation).
+    SELECT EXISTS (SELECT FROM search_words s WHERE s.tenant_id = :tenant_id
+                   AND (s.word = q.w OR (r.prefix AND s.word >= q.w AND s.word < q.w || chr(1114111))))
+           AS known) AS k
+LEFT JOIN LATERAL (
+    SELECT s.word, similarity(q.w, s.word) AS sim, s.ndoc
+    FROM search_words s
+    WHERE s.tenant_id = :tenant_id AND q.w <% s.word AND NOT k.known
+    ORDER BY similarity(q.w, s.word) DESC, s.ndoc DESC, s.word
+    LIMIT :n
+) AS c ON true
+ORDER BY r.i, c.sim DESC NULLS LAST
+""")
+
+
+async def _corrected_query(session: AsyncSession, tenant_id: uuid.UUID, q: str) -> str | None:
+    """``q`` with each positive word that is not a known word of the shop (``search_words``; for the
+    last word, not a prefix of one) replaced by the most similar known word; None when no word
+    changes. One statement: per word, an index probe for "known" and the best trigram candidates
+    (``<%``, GIN), re-ranked here by edit distance (``shrit`` -> ``shirt`` before ``shorts``), then
+    similarity, then the number of documents using the word; a word with no candidate within
+    :func:`max_edits` stays as typed."""
+    words = [(w, last) for w, last in query_words(q) if len(w) >= MIN_CORRECTED_LENGTH]
+    if not words:
+        return None
+    rows = (await session.execute(_CORRECTION_CANDIDATES_SQL, {
+        "words": [w for w, _ in words], "prefix": [last for _, last in words], "tenant_id": tenant_id,
+        "n": CORRECTION_CANDIDATES})).all()
+    by_word: dict[int, list[Any]] = {}
+    for r in rows:
+        by_word.setdefault(r.i, []).append(r)
+    corrections: dict[str, str] = {}
+    for i, (word, _) in enumerate(words, start=1):
+        found = by_word.get(i, [])
+        if not found or found[0].known:
+            continue
+        typed = found[0].w
+        ranked = sorted((edit_distance(typed, r.word), -r.sim, -r.ndoc, r.word) for r in found if r.word is not None)
+        if ranked and ranked[0][0] <= max_edits(typed):
+            corrections[word] = ranked[0][3]
+    if not corrections:
+        return None
+    return apply_corrections(q, corrections)
+
+
 def _page_statement(plan: _Plan, params: SearchParams, cursor: list[Any] | None) -> Select[Any]:
     sort_cols = [e.label(f"k{i}") for i, (e, _, _) in enumerate(plan.order)]
     inner = select(Product.id.label("pid"), *sort_cols).where(*plan.conditions.values())
@@ -454,8 +549,9 @@ def _page_statement(plan: _Plan, params: SearchParams, cursor: list[Any] | None)
 
 async def search_products(session: AsyncSession, tenant_id: uuid.UUID, params: SearchParams, *, admin: bool,
                           availability: AvailabilityProvider | None = None) -> ProductPage:
-    """One page of products (1 statement, 2 when full-text finds nothing and the fuzzy fallback
-    runs) plus, on request, facet counts and the total (1 more statement)."""
+    """One page of products (1 statement; when full-text finds nothing, 1 to correct the words and,
+    if any changed, 1 more page over the corrected query) plus, on request, facet counts and the
+    total (1 more statement)."""
     if not admin and (params.statuses or params.include_deleted):
         raise AdminOnlyFilter("status and include_deleted need permission catalog:write",
                               permission="catalog:write")
@@ -481,6 +577,10 @@ async def search_products(session: AsyncSession, tenant_id: uuid.UUID, params: S
     elif cursor is not None and cursor and cursor[0] in ("fts", "fuzzy", "none"):
         cursor = cursor[1:]
 
+    corrected: str | None = None
+    if match == "fuzzy":  # a later page of a corrected query: correct it again (same words, same result)
+        corrected = await _corrected_query(session, tenant_id, params.q or "")
+        params = replace(params, q=corrected or params.q)
     in_stock_ids = None
     if params.in_stock and availability is not None and not hasattr(availability, "in_stock_variant_ids"):
         in_stock_ids = await _in_stock_ids(session, tenant_id, params, admin, match, availability)
@@ -490,14 +590,16 @@ async def search_products(session: AsyncSession, tenant_id: uuid.UUID, params: S
     rows = (await session.execute(_page_statement(plan, params, cursor))).all()
     if not rows and match == "fts" and params.cursor is None and (
             params.offset == 0 or not await _fts_has_matches(session, tenant_id, params, admin)):
-        # Full-text found nothing: fall back to trigram similarity (typos, partial words).
-        await session.execute(text("SELECT set_config('pg_trgm.word_similarity_threshold', :t, true)"),
-                              {"t": str(FUZZY_THRESHOLD)})
-        if in_stock_ids is not None:
-            in_stock_ids = await _in_stock_ids(session, tenant_id, params, admin, "fuzzy", availability)
-        plan = _plan(tenant_id, params, admin=admin, match="fuzzy", availability=availability,
-                     in_stock_ids=in_stock_ids)
-        rows = (await session.execute(_page_statement(plan, params, None))).all()
+        # Full-text found nothing: correct misspelt words to known ones and search again.
+        corrected = await _corrected_query(session, tenant_id, params.q or "")
+        plan.match = "fuzzy"
+        if corrected is not None:
+            params = replace(params, q=corrected)
+            if in_stock_ids is not None:
+                in_stock_ids = await _in_stock_ids(session, tenant_id, params, admin, "fuzzy", availability)
+            plan = _plan(tenant_id, params, admin=admin, match="fuzzy", availability=availability,
+                         in_stock_ids=in_stock_ids)
+            rows = (await session.execute(_page_statement(plan, params, None))).all()
 
     n = len(plan.order)
     has_more = len(rows) > params.limit
@@ -516,7 +618,7 @@ async def search_products(session: AsyncSession, tenant_id: uuid.UUID, params: S
         deleted_at=r.deleted_at if admin else None,
     ) for r in rows]
     result = ProductPage(items=items, has_more=has_more, next_cursor=next_cursor, match=plan.match,
-                         warnings=plan.warnings)
+                         corrected_query=corrected, warnings=plan.warnings)
     if params.facets or params.with_total:
         result.total, result.facets = await _facets(session, tenant_id, plan, params)
     return result
@@ -547,97 +649,110 @@ async def _facets(session: AsyncSession, tenant_id: uuid.UUID, plan: _Plan,
     precomputed ``facet_options`` pairs, categories per category first and then rolled up to the
     ancestors (a few hundred rows, not one per product and ancestor).
     """
-    cols = ("facet", "key", "label", "parent", "depth", "n")
+    def part(facet: str, data: Any) -> Select[Any]:
+        # One row per facet: its values aggregated to JSON in the database, so Python parses a few
+        # strings (orjson) instead of processing hundreds of rows and building a model per value.
+        return select(literal(facet).label("facet"), cast(data, TEXT).label("data"))
 
-    def shaped(facet: str, key: Any, label: Any, parent: Any, depth: Any, n: Any) -> list[Any]:
-        return [literal(facet).label("facet"), cast(key, TEXT).label("key"), cast(label, TEXT).label("label"),
-                cast(parent, TEXT).label("parent"), cast(depth, BIGINT).label("depth"), cast(n, BIGINT).label("n")]
+    def obj(**fields: Any) -> Any:
+        return func.json_build_object(*[x for k, v in fields.items() for x in (literal_column(f"'{k}'"), v)])
 
     def rows_of(conditions: list[ColumnElement[bool]], name: str) -> Any:
         return (select(Product.id, Product.brand_id, Product.category_id, Product.price_min_cents,
                        Product.facet_options).where(*conditions).cte(name))
 
-    matching = rows_of(list(plan.conditions.values()), "matching")
+    disjunctive = [FACET_FILTER[f] for f in params.facets if FACET_FILTER[f] in plan.conditions]
+    if "q" in plan.conditions and disjunctive:
+        # A text query with facet filters in use: read the text matches once (``base``: every
+        # condition but those filters, each evaluated into a flag column) and derive the matching
+        # set and each facet's "all filters but mine" set from it, instead of running the full-text
+        # match again per disjunctive facet (a bitmap heap scan and recheck each time).
+        flags = {name: plan.conditions[name].label(f"ok_{name}") for name in disjunctive}
+        base = (select(Product.id, Product.brand_id, Product.category_id, Product.price_min_cents,
+                       Product.facet_options, *flags.values())
+                .where(*[c for name, c in plan.conditions.items() if name not in flags]).cte("base"))
 
-    def source(facet: str) -> Any:
-        return rows_of(_where_except(plan, facet), f"without_{facet}") if FACET_FILTER[facet] in plan.conditions \
-            else matching
+        def flagged(names: list[str], alias: str) -> Any:
+            return (select(base.c.id, base.c.brand_id, base.c.category_id, base.c.price_min_cents,
+                           base.c.facet_options).where(*[base.c[f"ok_{n}"] for n in names]).subquery(alias))
 
-    parts: list[Select[Any]] = [select(*shaped("total", null(), null(), null(), null(), func.count()))
-                                .select_from(matching)]
+        matching = flagged(disjunctive, "matching")
+
+        def source(facet: str) -> Any:
+            own = FACET_FILTER[facet]
+            return flagged([n for n in disjunctive if n != own], f"without_{facet}") if own in flags else matching
+    else:
+        matching = rows_of(list(plan.conditions.values()), "matching")
+
+        def source(facet: str) -> Any:
+            return rows_of(_where_except(plan, facet), f"without_{facet}") if FACET_FILTER[facet] in plan.conditions \
+                else matching
+
+    parts: list[Select[Any]] = [part("total", func.count()).select_from(matching)]
     if "brand" in params.facets:
         src = source("brand")
+        per_brand = (select(src.c.brand_id, func.count().label("n")).where(src.c.brand_id.is_not(None))
+                     .group_by(src.c.brand_id).subquery("per_brand"))
         parts.append(
-            select(*shaped("brand", Brand.id, Brand.name, null(), null(), func.count()))
-            .select_from(src)
-            .join(Brand, and_(Brand.tenant_id == tenant_id, Brand.id == src.c.brand_id))
-            .group_by(Brand.id, Brand.name))
+            part("brand", func.json_agg(obj(value=Brand.id, label=Brand.name, count=per_brand.c.n)))
+            .select_from(per_brand)
+            .join(Brand, and_(Brand.tenant_id == tenant_id, Brand.id == per_brand.c.brand_id)))
     if "category" in params.facets:
         src = source("category")
         per_category = (select(src.c.category_id, func.count().label("n")).where(src.c.category_id.is_not(None))
                         .group_by(src.c.category_id).subquery("per_category"))
         anc = func.unnest(func.string_to_array(func.btrim(Category.path, "/"), "/")).table_valued("anc_id").render_derived(name="anc")
         ancestor = Category.__table__.alias("ancestor")
-        parts.append(
-            select(*shaped("category", ancestor.c.id, ancestor.c.name, ancestor.c.parent_id, ancestor.c.depth,
-                           func.sum(per_category.c.n)))
-            .select_from(per_category)
-            .join(Category, and_(Category.tenant_id == tenant_id, Category.id == per_category.c.category_id))
-            .join(anc, true())
-            .join(ancestor, and_(ancestor.c.tenant_id == tenant_id,
-                                 cast(ancestor.c.id, TEXT) == anc.c.anc_id, ancestor.c.deleted_at.is_(None)))
-            .group_by(ancestor.c.id, ancestor.c.name, ancestor.c.parent_id, ancestor.c.depth))
+        rolled = (select(ancestor.c.id, ancestor.c.name, ancestor.c.parent_id, ancestor.c.depth,
+                         func.sum(per_category.c.n).label("n"))
+                  .select_from(per_category)
+                  .join(Category, and_(Category.tenant_id == tenant_id, Category.id == per_category.c.category_id))
+                  .join(anc, true())
+                  .join(ancestor, and_(ancestor.c.tenant_id == tenant_id,
+                                       ancestor.c.id == cast(anc.c.anc_id, Category.id.type),
+                                       ancestor.c.deleted_at.is_(None)))
+                  .group_by(ancestor.c.id, ancestor.c.name, ancestor.c.parent_id, ancestor.c.depth)
+                  .subquery("rolled"))
+        parts.append(part("category", func.json_agg(obj(value=rolled.c.id, label=rolled.c.name, count=rolled.c.n,
+                                                        parent_id=rolled.c.parent_id, depth=rolled.c.depth))))
     edges = sorted(set(params.price_edges))
     if "price" in params.facets:
         src = source("price")
         bucket = func.width_bucket(src.c.price_min_cents, cast(edges, ARRAY(BIGINT)))
-        parts.append(
-            select(*shaped("price", bucket, null(), null(), null(), func.count()))
-            .select_from(src).where(src.c.price_min_cents.is_not(None))
-            .group_by(bucket))
+        per_bucket = (select(bucket.label("bucket"), func.count().label("n")).select_from(src)
+                      .where(src.c.price_min_cents.is_not(None)).group_by(bucket).subquery("per_bucket"))
+        parts.append(part("price", func.json_object_agg(per_bucket.c.bucket, per_bucket.c.n)))
     if "options" in params.facets:
         src = source("options")
         pairs = select(func.unnest(src.c.facet_options).label("pair")).select_from(src).subquery("pairs")
-        parts.append(
-            select(*shaped("option", pairs.c.pair, null(), null(), null(), func.count()))
-            .group_by(pairs.c.pair))
+        per_pair = select(pairs.c.pair, func.count().label("n")).group_by(pairs.c.pair).subquery("per_pair")
+        parts.append(part("option", func.json_object_agg(per_pair.c.pair, per_pair.c.n)))
     stmt = union_all(*parts) if len(parts) > 1 else parts[0]
-    rows = (await session.execute(stmt)).all()
-    total = 0
-    brand: list[FacetValue] = []
-    category: list[CategoryFacetValue] = []
-    buckets: dict[int, int] = {}
-    options: dict[str, list[FacetValue]] = {}
-    for r in rows:
-        row = dict(zip(cols, r, strict=True))
-        if row["facet"] == "total":
-            total = int(row["n"])
-        elif row["facet"] == "brand":
-            brand.append(FacetValue(value=row["key"], label=row["label"], count=row["n"]))
-        elif row["facet"] == "category":
-            category.append(CategoryFacetValue(value=row["key"], label=row["label"], count=row["n"],
-                                               parent_id=uuid.UUID(row["parent"]) if row["parent"] else None,
-                                               depth=row["depth"] or 0))
-        elif row["facet"] == "price":
-            buckets[int(row["key"])] = int(row["n"])
-        else:
-            name, _, value = row["key"].partition(OPTION_PAIR_SEP)
-            options.setdefault(name, []).append(FacetValue(value=value, label=value, count=row["n"]))
+    data = {r.facet: orjson.loads(r.data) if r.data is not None else None
+            for r in (await session.execute(stmt)).all()}
+    total = int(data["total"])
     if not params.facets:
         return total, None
-    facets = Facets()
+    out: dict[str, Any] = {}
     if "brand" in params.facets:
-        facets.brand = sorted(brand, key=lambda f: (-f.count, f.label.lower()))
+        out["brand"] = sorted(data.get("brand") or [], key=lambda f: (-f["count"], f["label"].lower()))
     if "category" in params.facets:
-        facets.category = sorted(category, key=lambda f: (f.depth, -f.count, f.label.lower()))
+        out["category"] = sorted(data.get("category") or [],
+                                 key=lambda f: (f["depth"] or 0, -f["count"], f["label"].lower()))
     if "price" in params.facets:
         # width_bucket: i in 1..len(edges) covers [edges[i-1], edges[i]) (the last is open-ended).
-        facets.price = [PriceBucket(min_cents=edges[i - 1], max_cents=edges[i] if i < len(edges) else None,
-                                    count=buckets.get(i, 0)) for i in range(1, len(edges) + 1)]
+        buckets = data.get("price") or {}
+        out["price"] = [{"min_cents": edges[i - 1], "max_cents": edges[i] if i < len(edges) else None,
+                         "count": buckets.get(str(i), 0)} for i in range(1, len(edges) + 1)]
     if "options" in params.facets:
-        facets.options = [OptionFacet(name=name, values=sorted(vals, key=lambda f: (-f.count, f.value)))
+        options: dict[str, list[dict[str, Any]]] = {}
+        for pair, n in (data.get("option") or {}).items():
+            name, _, value = pair.partition(OPTION_PAIR_SEP)
+            options.setdefault(name, []).append({"value": value, "label": value, "count": n})
+        out["options"] = [{"name": name, "values": sorted(vals, key=lambda f: (-f["count"], f["value"]))}
                           for name, vals in sorted(options.items())]
-    return total, facets
+    # One validation of the whole nested structure (in pydantic-core), not one model per value.
+    return total, Facets.model_validate(out)
 
 
 # --------------------------------------------------------------------------- autocomplete
@@ -712,7 +827,8 @@ d AS (
     LEFT JOIN categories c ON c.tenant_id = q.tenant_id AND c.id = q.category_id AND c.deleted_at IS NULL
     LEFT JOIN agg ON agg.product_id = q.id
     WHERE q.tenant_id = :tenant AND q.id IN (SELECT id FROM ids)
-)
+),
+refreshed AS (
 UPDATE products AS p
 SET search_vector =
         setweight(to_tsvector('{TS_CONFIG}', unaccent(lower(p.name))), 'A')
@@ -728,7 +844,8 @@ SET search_vector =
     facet_options = d.facet_options
 FROM d
 WHERE p.tenant_id = :tenant AND p.id = d.id
-""")
+RETURNING p.search_vector)
+{RECORD_SEARCH_WORDS}""")
 
 
 async def refresh_search_documents(session: AsyncSession, product_ids: Sequence[uuid.UUID]) -> None:
@@ -747,7 +864,8 @@ async def refresh_search_documents(session: AsyncSession, product_ids: Sequence[
     if tenant is None:
         raise RuntimeError("refresh_search_documents() needs a tenant-scoped transaction")
     async with linear_plans(session, enabled=len(product_ids) > 100):
-        await session.execute(SEARCH_DOCUMENT_SQL, {"tenant": tenant, "ids": [str(i) for i in product_ids]})
+        await session.execute(SEARCH_DOCUMENT_SQL, {"tenant": tenant, "tenant_id": tenant,
+                                                    "ids": [str(i) for i in product_ids]})
 
 
 async def custom_plans(session: AsyncSession) -> None:
@@ -756,8 +874,10 @@ async def custom_plans(session: AsyncSession) -> None:
     asyncpg prepares statements, and from the sixth execution PostgreSQL may switch to a *generic*
     plan that ignores the values: for ``options=Size:M&tags=eco`` it then bitmap-scans the GIN
     indexes and sorts thousands of rows (100–150 ms) where the custom plan walks the listing index
-    and stops at 20 (1 ms). Selectivity here depends entirely on the values; planning costs ~1 ms."""
-    await session.execute(text("SELECT set_config('plan_cache_mode', 'force_custom_plan', true)"))
+    and stops at 20 (1 ms). Selectivity here depends entirely on the values; planning costs ~1 ms.
+    The same round trip sets the trigram threshold of typo correction (``FUZZY_THRESHOLD``)."""
+    await session.execute(text("SELECT set_config('plan_cache_mode', 'force_custom_plan', true), "
+                               "set_config('pg_trgm.word_similarity_threshold', :t, true)"), {"t": str(FUZZY_THRESHOLD)})
 
 
 @asynccontextmanager

@@ -64,8 +64,11 @@ class ProductPage(BaseModel):
     items: list[ProductSummary]
     has_more: bool
     next_cursor: str | None = None
-    #: ``fts`` (full-text), ``fuzzy`` (trigram fallback: full-text found nothing) or ``none`` (no ``q``).
+    #: ``fts`` (full-text), ``fuzzy`` (full-text found nothing: typo correction ran) or ``none`` (no ``q``).
     match: str = "none"
+    #: With ``match="fuzzy"``: the query that was searched after correcting misspelt words (``shrit`` ->
+    #: ``shirt``), or null when no word could be corrected.
+    corrected_query: str | None = None
     #: Number of matching products (with ``facets=`` or ``with_total=true``).
     total: int | None = None
     facets: Facets | None = None
