@@ -12,7 +12,7 @@ from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, exists, func, insert, literal, select, text, tuple_, update
+from sqlalchemy import and_, bindparam, delete, exists, func, insert, literal, select, text, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -247,15 +247,18 @@ async def get_reservation(session: AsyncSession, reservation_id: uuid.UUID, *, l
 async def reservation_with_lines(session: AsyncSession,
                                  reservation_id: uuid.UUID) -> tuple[Reservation | None, list[ReservationLine]]:
     """A reservation and its lines (ordered as :func:`reservation_lines`) in one query (an outer join)."""
-    q = (select(Reservation, ReservationLine)
-         .outerjoin(ReservationLine, ReservationLine.reservation_id == Reservation.id)
-         .where(Reservation.id == reservation_id)
-         .order_by(ReservationLine.variant_id, ReservationLine.location_id.nulls_last())
-         .execution_options(populate_existing=True))
-    rows = (await session.execute(q)).all()
+    rows = (await session.execute(_RESERVATION_WITH_LINES, {"rid": reservation_id})).all()
     if not rows:
         return None, []
     return rows[0][0], [line for _, line in rows if line is not None]
+
+
+#: Built once (checkout and orders read reservations on every placement); values are bound.
+_RESERVATION_WITH_LINES = (select(Reservation, ReservationLine)
+                           .outerjoin(ReservationLine, ReservationLine.reservation_id == Reservation.id)
+                           .where(Reservation.id == bindparam("rid"))
+                           .order_by(ReservationLine.variant_id, ReservationLine.location_id.nulls_last())
+                           .execution_options(populate_existing=True))
 
 
 async def reservation_lines(session: AsyncSession, reservation_ids: Collection[uuid.UUID]) -> list[ReservationLine]:
@@ -285,11 +288,13 @@ async def set_reservation(session: AsyncSession, reservation_id: uuid.UUID, **va
 async def extend_active(session: AsyncSession, reservation_id: uuid.UUID, expires_at: datetime) -> Reservation | None:
     """Move an *active* reservation's expiry (one UPDATE, row-locked like ``get_reservation(lock=True)``);
     None when it is not active or does not exist."""
-    stmt = (update(Reservation).where(Reservation.id == reservation_id,
-                                      Reservation.status == "active")
-            .values(expires_at=expires_at, updated_at=func.now()).returning(Reservation)
-            .execution_options(populate_existing=True))
-    return (await session.execute(stmt)).scalar_one_or_none()
+    return (await session.execute(_EXTEND_ACTIVE, {"rid": reservation_id, "new_expiry": expires_at})
+            ).scalar_one_or_none()
+
+
+_EXTEND_ACTIVE = (update(Reservation).where(Reservation.id == bindparam("rid"), Reservation.status == "active")
+                  .values(expires_at=bindparam("new_expiry"), updated_at=func.now()).returning(Reservation)
+                  .execution_options(populate_existing=True))
 
 
 async def expired_reservations(session: AsyncSession, now: datetime, limit: int) -> list[tuple[uuid.UUID, uuid.UUID]]:

@@ -21,9 +21,12 @@ async def insert_order(session: AsyncSession, values: dict[str, Any]) -> Order |
     values = dict(values)
     if "metadata" in values:  # the column is ``metadata``, the attribute ``metadata_``
         values["metadata_"] = values.pop("metadata")
-    stmt = pg_insert(Order).values(**values).on_conflict_do_nothing().returning(Order)
-    result = await session.execute(stmt, execution_options={"populate_existing": True})
+    # The statement is built (and its cache key computed) once; the row goes as parameters.
+    result = await session.execute(_INSERT_ORDER, [values], execution_options={"populate_existing": True})
     return result.scalar_one_or_none()
+
+
+_INSERT_ORDER = pg_insert(Order).on_conflict_do_nothing().returning(Order)
 
 
 async def insert_lines(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
@@ -81,7 +84,7 @@ async def has_history_fact(session: AsyncSession, tenant_id: uuid.UUID, order_id
 
 
 async def append_history(session: AsyncSession, values: dict[str, Any]) -> None:
-    await session.execute(insert(OrderHistory).values(**values))
+    await session.execute(_INSERT_HISTORY, [values])
 
 
 async def append_history_rows(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
@@ -89,7 +92,11 @@ async def append_history_rows(session: AsyncSession, rows: list[dict[str, Any]])
     if len(rows) == 1:
         await append_history(session, rows[0])
     elif rows:
-        await session.execute(insert(OrderHistory), rows)
+        await session.execute(_INSERT_HISTORY, rows)
+
+
+#: Built once (hot path: every order move writes history); rows go as parameters.
+_INSERT_HISTORY = insert(OrderHistory)
 
 
 async def notes_of(session: AsyncSession, tenant_id: uuid.UUID, order_id: uuid.UUID, *,

@@ -16,13 +16,15 @@ from mercato.payments.models import GatewayEvent, Payment, Refund
 async def insert_payment(session: AsyncSession, values: dict[str, Any]) -> Payment | None:
     """Insert, or return None when the tenant already has a payment with this idempotency key
     (a concurrent duplicate waits for the first transaction, then finds the conflict)."""
-    stmt = (insert(Payment).values(**values)
-            .on_conflict_do_nothing(index_elements=[Payment.tenant_id, Payment.idempotency_key])
-            .returning(Payment))
     # One round trip: the ORM-enabled INSERT … RETURNING gives the row as an entity (our own fresh row:
-    # no other transaction can see, let alone lock, it).
-    result = await session.execute(stmt, execution_options={"populate_existing": True})
+    # no other transaction can see, let alone lock, it). The statement is built once; the row is a parameter.
+    result = await session.execute(_INSERT_PAYMENT, [values], execution_options={"populate_existing": True})
     return result.scalar_one_or_none()
+
+
+_INSERT_PAYMENT = (insert(Payment)
+                   .on_conflict_do_nothing(index_elements=[Payment.tenant_id, Payment.idempotency_key])
+                   .returning(Payment))
 
 
 async def get_payment(session: AsyncSession, tenant_id: uuid.UUID, payment_id: uuid.UUID, *,

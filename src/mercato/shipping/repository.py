@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mercato.shipping.models import ShippingMethod, ShippingZone
@@ -33,10 +33,15 @@ async def list_methods(session: AsyncSession, *, limit: int, offset: int,
 async def methods_for_country(session: AsyncSession, country: str,
                               currency: str) -> list[tuple[ShippingZone, ShippingMethod]]:
     """Active methods in ``currency`` of every zone listing ``country`` (one query)."""
-    q = (select(ShippingZone, ShippingMethod)
-         .join(ShippingMethod, (ShippingMethod.tenant_id == ShippingZone.tenant_id)
-               & (ShippingMethod.zone_id == ShippingZone.id))
-         .where(ShippingZone.countries.contains([country]), ShippingMethod.currency == currency,
-                ShippingMethod.is_active.is_(True))
-         .order_by(ShippingMethod.position, ShippingMethod.created_at, ShippingMethod.id))
-    return [(z, m) for z, m in (await session.execute(q)).all()]
+    rows = await session.execute(_METHODS_FOR_COUNTRY, {"countries": [country], "currency": currency})
+    return [(z, m) for z, m in rows.all()]
+
+
+#: Built once (every priced cart and checkout runs it); values are bound.
+_METHODS_FOR_COUNTRY = (
+    select(ShippingZone, ShippingMethod)
+    .join(ShippingMethod, (ShippingMethod.tenant_id == ShippingZone.tenant_id)
+          & (ShippingMethod.zone_id == ShippingZone.id))
+    .where(ShippingZone.countries.contains(bindparam("countries", type_=ShippingZone.countries.type)),
+           ShippingMethod.currency == bindparam("currency"), ShippingMethod.is_active.is_(True))
+    .order_by(ShippingMethod.position, ShippingMethod.created_at, ShippingMethod.id))

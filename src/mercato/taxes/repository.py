@@ -4,7 +4,7 @@ import uuid
 from collections.abc import Collection
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -39,8 +39,12 @@ async def list_rates(session: AsyncSession, *, limit: int, offset: int, country:
 
 
 async def rates_for_country(session: AsyncSession, country: str, tax_classes: Collection[str]) -> list[TaxRate]:
-    q = select(TaxRate).where(TaxRate.country == country, TaxRate.tax_class.in_(list(tax_classes)))
-    return list((await session.execute(q)).scalars())
+    return list((await session.execute(_RATES_FOR_COUNTRY, {"country": country, "classes": list(tax_classes)})).scalars())
+
+
+#: Built once (every priced cart and checkout runs it); values are bound.
+_RATES_FOR_COUNTRY = select(TaxRate).where(TaxRate.country == bindparam("country"),
+                                           TaxRate.tax_class.in_(bindparam("classes", expanding=True)))
 
 
 async def delete_rate(session: AsyncSession, rate: TaxRate) -> None:
