@@ -3,18 +3,21 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import delete, func, select, text
+from sqlalchemy import bindparam, delete, func, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mercato.cart.models import Cart, CartLine
 
+_GET_CART = select(Cart).where(Cart.id == bindparam("cart_id"))
+_GET_CART_FOR_UPDATE = _GET_CART.with_for_update()
+_LINES = select(CartLine).where(CartLine.cart_id == bindparam("cart_id")).order_by(CartLine.created_at, CartLine.id)
+
 
 async def get_cart(session: AsyncSession, cart_id: uuid.UUID, *, for_update: bool = False) -> Cart | None:
-    q = select(Cart).where(Cart.id == cart_id)
-    if for_update:
-        q = q.with_for_update()
-    return (await session.execute(q)).scalar_one_or_none()
+    # statements built once (every cart read and checkout runs them); values are bound
+    q = _GET_CART_FOR_UPDATE if for_update else _GET_CART
+    return (await session.execute(q, {"cart_id": cart_id})).scalar_one_or_none()
 
 
 async def find_by_token(session: AsyncSession, token_hash: str, *, for_update: bool = False) -> Cart | None:
@@ -50,8 +53,7 @@ async def insert_guest_cart(session: AsyncSession, tenant_id: uuid.UUID, token_h
 
 
 async def lines(session: AsyncSession, cart_id: uuid.UUID) -> list[CartLine]:
-    q = select(CartLine).where(CartLine.cart_id == cart_id).order_by(CartLine.created_at, CartLine.id)
-    return list((await session.execute(q)).scalars())
+    return list((await session.execute(_LINES, {"cart_id": cart_id})).scalars())
 
 
 async def get_line(session: AsyncSession, cart_id: uuid.UUID, line_id: uuid.UUID) -> CartLine | None:

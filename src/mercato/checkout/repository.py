@@ -4,17 +4,19 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mercato.checkout.models import Checkout
 
+_GET = select(Checkout).where(Checkout.id == bindparam("checkout_id"))
+_GET_FOR_UPDATE = _GET.with_for_update()
+
 
 async def get(session: AsyncSession, checkout_id: uuid.UUID, *, for_update: bool = False) -> Checkout | None:
-    q = select(Checkout).where(Checkout.id == checkout_id)
-    if for_update:
-        q = q.with_for_update()
-    return (await session.execute(q)).scalar_one_or_none()
+    # built once (every checkout step runs it); the id is bound
+    q = _GET_FOR_UPDATE if for_update else _GET
+    return (await session.execute(q, {"checkout_id": checkout_id})).scalar_one_or_none()
 
 
 async def insert(session: AsyncSession, values: dict[str, Any]) -> Checkout:

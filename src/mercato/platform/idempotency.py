@@ -314,9 +314,8 @@ class IdempotencyMiddleware:
         ttl = timedelta(seconds=self.fastapi_app.state.settings.idempotency_ttl_seconds)
         try:
             async with self._db().tenant_transaction(tenant) as session:
-                await session.execute(update(IdempotencyKey).where(*_owned(ctx)).values(
-                    status="completed", response_status=status, response_headers=headers, response_body=body,
-                    expires_at=created_at + ttl))
+                await session.execute(_STORE, {**_owned(ctx), "r_status": status, "r_headers": headers, "r_body": body,
+                                               "r_expires": created_at + ttl})
         except Exception as exc:
             log.error("could not store an idempotent response; releasing the key", exc_info=exc)
             await self._release(ctx)
@@ -326,16 +325,27 @@ class IdempotencyMiddleware:
             return
         try:
             async with self._db().tenant_transaction(ctx.claimed[0]) as session:
-                await session.execute(delete(IdempotencyKey).where(*_owned(ctx)))
+                await session.execute(_RELEASE, _owned(ctx))
         except Exception as exc:  # the lease expires on its own
             log.error("could not release an idempotency key", exc_info=exc)
 
 
-def _owned(ctx: _Context) -> tuple[Any, ...]:
+def _owned(ctx: _Context) -> dict[str, Any]:
+    """Bound values naming the record this request claimed (and still holds in progress)."""
     assert ctx.claimed is not None
     tenant, who, created_at = ctx.claimed
-    return (IdempotencyKey.tenant_id == tenant, IdempotencyKey.principal == who, IdempotencyKey.key == ctx.key,
-            IdempotencyKey.created_at == created_at, IdempotencyKey.status == "in_progress")
+    return {"o_tenant": tenant, "o_principal": who, "o_key": ctx.key, "o_created": created_at}
+
+
+_OWNED = (IdempotencyKey.tenant_id == bindparam("o_tenant"), IdempotencyKey.principal == bindparam("o_principal"),
+          IdempotencyKey.key == bindparam("o_key"), IdempotencyKey.created_at == bindparam("o_created"),
+          IdempotencyKey.status == "in_progress")
+# Built once (every idempotent request stores or releases its record); values are bound.
+_STORE = update(IdempotencyKey).where(*_OWNED).values(
+    status="completed", response_status=bindparam("r_status"),
+    response_headers=bindparam("r_headers", type_=IdempotencyKey.response_headers.type),
+    response_body=bindparam("r_body", type_=IdempotencyKey.response_body.type), expires_at=bindparam("r_expires"))
+_RELEASE = delete(IdempotencyKey).where(*_OWNED)
 
 
 async def _shielded(coro: Any) -> None:
