@@ -32,6 +32,7 @@ class AvailabilityProvider(Protocol):
     def __call__(self, session: AsyncSession, variant_ids: list[uuid.UUID], /, *,
                  refs: dict[uuid.UUID, VariantRef] | None = None) -> Awaitable[dict[uuid.UUID, dict[str, Any]]]: ...
 
+
 MEDIA_FILE_URL = "/api/v1/media/{id}/file"
 
 
@@ -99,8 +100,9 @@ def _ref_json(r: Sequence[Any]) -> dict[str, Any]:
 async def product_detail(session: AsyncSession, id_or_slug: str, view: View) -> dict[str, Any]:
     """The product page as JSON-ready data, shaped exactly like ``ProductDetail`` (cacheable: availability
     is added by the caller). One statement (``repository.product_page``); the dict is built straight from
-    its row, without response-model validation (the page is a hot path: that validation cost more than
-    the SQL). ``test_detail_matches_the_response_model`` keeps the shape honest."""
+    its row, without response-model validation (the page is a hot path: building, dumping and re-validating
+    the nested model cost more than all the SQL). ``tests/catalog/test_variants.py`` keeps the shape honest
+    (every body equals its own ``ProductDetail`` round trip)."""
     key: dict[str, Any] = {"product_id": uuid.UUID(id_or_slug)} if looks_like_uuid(id_or_slug) else {"slug": id_or_slug}
     p = await repository.product_page(session, storefront=view.storefront, include_deleted=view.include_deleted, **key)
     if p is None:
