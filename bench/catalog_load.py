@@ -1,7 +1,7 @@
 """Catalog load benchmark: listing, search, facets, autocomplete and product detail at 100k variants.
 
     .venv/bin/python bench/gen_catalog.py            # once: 25k products × 4 variants (+2 small shops)
-    .venv/bin/python bench/catalog_load.py [--concurrency 8] [--duration 10] [--workers 1]
+    .venv/bin/python bench/catalog_load.py [--concurrency 8] [--duration 10] [--workers 1] [--only detail]
 
 Starts ``mercato serve`` on 127.0.0.1:8766 against bench/.data-catalog (or uses --url of a running
 server), then runs each scenario for a fixed duration at a fixed concurrency (httpx, loopback only)
@@ -11,7 +11,8 @@ as an anonymous storefront client (``X-Mercato-Tenant``). Two cache regimes per 
   read cache and runs the SQL (the worst case: a cold cache or a write-heavy shop);
 * ``cached``: a small fixed set of URLs, as a storefront's popular pages would be.
 
-Prints requests/s and p50/p95/p99 latency per scenario.
+Prints requests/s and p50/p95/p99 latency per scenario. ``--only WORD`` (repeatable) runs only the
+scenarios whose name contains one of the words, e.g. ``--only detail`` or ``--only search --only facets``.
 """
 
 from __future__ import annotations
@@ -138,7 +139,7 @@ def scenarios(base: str, products: int) -> list[tuple[str, Callable[[], str]]]:
     ]
 
 
-async def main(base: str, concurrency: int, duration: float) -> None:
+async def main(base: str, concurrency: int, duration: float, only: list[str] | None = None) -> None:
     creds = json.loads((DATA_DIR / "catalog-bench.json").read_text())
     shop = creds["catalog-bench"]
     headers = {"X-Mercato-Tenant": shop["slug"]}
@@ -149,7 +150,10 @@ async def main(base: str, concurrency: int, duration: float) -> None:
               f"{r.json()['total']:,} visible to the storefront")
     print(f"concurrency={concurrency} duration={duration}s per scenario; client and server share this machine")
     results = []
-    for name, next_url in scenarios(base, shop["products"]):
+    chosen = [(n, f) for n, f in scenarios(base, shop["products"]) if not only or any(w in n for w in only)]
+    if not chosen:
+        raise SystemExit(f"no scenario matches {only}")
+    for name, next_url in chosen:
         res = await run(name, next_url, headers=headers, concurrency=concurrency, duration=duration)
         results.append(res)
         print(res.line(), flush=True)
@@ -161,10 +165,12 @@ if __name__ == "__main__":
     ap.add_argument("--duration", type=float, default=10)
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--url", help="use a running server (loopback) instead of starting one")
+    ap.add_argument("--only", action="append", metavar="WORD",
+                    help="run only the scenarios whose name contains WORD (repeatable), e.g. detail")
     args = ap.parse_args()
     server = None if args.url else start_server(args.workers)
     try:
-        asyncio.run(main(args.url or f"http://127.0.0.1:{PORT}", args.concurrency, args.duration))
+        asyncio.run(main(args.url or f"http://127.0.0.1:{PORT}", args.concurrency, args.duration, args.only))
     finally:
         if server is not None:
             server.send_signal(signal.SIGTERM)

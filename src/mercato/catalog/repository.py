@@ -7,6 +7,7 @@ transaction: :func:`recompute_prices` (price range for listings) and
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Collection, Sequence
 from datetime import datetime
@@ -95,6 +96,77 @@ async def find_product(session: AsyncSession, *, product_id: uuid.UUID | None = 
     elif not include_deleted:
         q = q.where(Product.deleted_at.is_(None))
     return (await session.execute(q)).scalar_one_or_none()
+
+
+_PAGE_SQL = """
+SELECT p.id, p.name, p.slug, p.handle, p.description, p.status, p.is_active, p.tags, p.weight_grams, p.tax_class,
+       p.metadata, p.seo_title, p.seo_description, p.brand_id, p.category_id, p.price_min_cents, p.price_max_cents,
+       p.currency, p.created_at, p.updated_at, p.deleted_at,
+       (SELECT ROW(b.id, b.name, b.slug, b.logo_url) FROM brands b
+         WHERE b.tenant_id = p.tenant_id AND b.id = p.brand_id {brand_visible}) AS brand,
+       ARRAY(SELECT (SELECT ROW(c.id, c.name, c.slug) FROM categories c
+                      WHERE c.tenant_id = leaf.tenant_id AND c.id = a.category_id {category_visible})
+               FROM categories leaf
+               CROSS JOIN LATERAL unnest(string_to_array(trim(BOTH '/' FROM leaf.path), '/')::uuid[])
+                          WITH ORDINALITY AS a(category_id, n)
+              WHERE leaf.tenant_id = p.tenant_id AND leaf.id = p.category_id
+              ORDER BY a.n) AS breadcrumb,
+       ARRAY(SELECT ROW(o.id, o.name, o.position, o.values) FROM product_options o
+              WHERE o.tenant_id = p.tenant_id AND o.product_id = p.id
+              ORDER BY o.position, o.name) AS options,
+       ARRAY(SELECT ROW(v.id, v.sku, v.title, v.options, v.price_cents, v.compare_at_price_cents, v.currency,
+                        v.barcode, v.weight_grams, v.allow_backorder, v.backorder_eta, v.status, v.position,
+                        v.created_at, v.updated_at, v.deleted_at,
+                        ARRAY(SELECT ROW({media_columns}) FROM media m
+                               WHERE m.tenant_id = v.tenant_id AND m.owner_type = 'variant' AND m.owner_id = v.id
+                               ORDER BY m.is_main DESC, m.position, m.created_at))
+               FROM variants v
+              WHERE v.tenant_id = p.tenant_id AND v.product_id = p.id {variant_visible}
+              ORDER BY v.position, v.created_at, v.id) AS variants,
+       ARRAY(SELECT ROW({media_columns}) FROM media m
+              WHERE m.tenant_id = p.tenant_id AND m.owner_type = 'product' AND m.owner_id = p.id
+              ORDER BY m.is_main DESC, m.position, m.created_at) AS images
+  FROM products p
+ WHERE p.tenant_id = :tenant_id AND {key} {product_visible}
+"""
+
+#: Media as the page shows it: uploads (no URL) are served by ``GET /api/v1/media/{id}/file``.
+_PAGE_MEDIA = ("m.id, m.owner_type, m.owner_id, COALESCE(m.url, '/api/v1/media/' || m.id || '/file'), m.content_type, "
+               "m.size_bytes, m.width, m.height, m.alt, m.position, m.is_main, m.created_at")
+
+
+@functools.cache
+def _page_statement(by_id: bool, storefront: bool, include_deleted: bool) -> Any:
+    """One statement text per (key, view): the visibility rules are literal SQL, so each variant gets its
+    own prepared plan instead of a generic one full of ``NOT :flag OR …``."""
+    alive = "AND {t}.deleted_at IS NULL"
+    if storefront:
+        product = "AND p.status = 'active' AND p.is_active AND p.deleted_at IS NULL"
+        variant = "AND v.status = 'active' AND v.deleted_at IS NULL"
+    else:
+        product = "" if include_deleted else alive.format(t="p")
+        variant = "" if include_deleted else alive.format(t="v")
+    sql = _PAGE_SQL.format(
+        key="p.id = :product_id" if by_id else "p.slug = :slug", product_visible=product, variant_visible=variant,
+        brand_visible=alive.format(t="b") if storefront else "", category_visible=alive.format(t="c") if storefront else "",
+        media_columns=_PAGE_MEDIA)
+    return text(sql)
+
+
+async def product_page(session: AsyncSession, *, product_id: uuid.UUID | None = None, slug: str | None = None,
+                       storefront: bool, include_deleted: bool = False) -> Any | None:
+    """Everything the product page shows, in ONE statement whatever the number of variants: the product
+    row with its brand (a record), category path root first (records; NULL for a category the view may
+    not see), options, variants (records, each with its images, main first) and product images, all filtered by the caller's view like
+    :func:`find_product`, :func:`variants_of` and the storefront rules (deleted brand or categories
+    hidden). Nested records come back as tuples; ``None`` when the product is not visible."""
+    stmt = _page_statement(product_id is not None, storefront, include_deleted and not storefront)
+    params: dict[str, Any] = {"tenant_id": tenant_of(session)}
+    if product_id is not None:
+        params["product_id"] = product_id
+    else:
+        params["slug"] = slug
+    return (await session.execute(stmt, params)).one_or_none()
 
 
 async def product_id_by_handle(session: AsyncSession, handle: str) -> uuid.UUID | None:
@@ -410,17 +482,6 @@ async def media_of(session: AsyncSession, owners: Sequence[tuple[str, Collection
     q = (_scoped(session, Media).where(or_(*conds))
          .order_by(Media.owner_type, Media.owner_id, Media.is_main.desc(), Media.position, Media.created_at))
     return list((await session.execute(q.execution_options(populate_existing=True))).scalars())
-
-
-async def product_media(session: AsyncSession, product_id: uuid.UUID) -> list[Media]:
-    """Images of a product and of its variants, one query (variant ids by sub-select)."""
-    variant_ids = select(Variant.id).where(Variant.tenant_id == tenant_of(session), Variant.product_id == product_id)
-    q = (_scoped(session, Media)
-         .where(or_((Media.owner_type == "product") & (Media.owner_id == product_id),
-                    (Media.owner_type == "variant") & Media.owner_id.in_(variant_ids)))
-         .order_by(Media.is_main.desc(), Media.position, Media.created_at)
-         .execution_options(populate_existing=True))
-    return list((await session.execute(q)).scalars())
 
 
 async def clear_main(session: AsyncSession, owner_type: str, owner_id: uuid.UUID) -> None:

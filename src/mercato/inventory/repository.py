@@ -12,7 +12,9 @@ from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, delete, exists, func, insert, literal, select, text, tuple_, update
+from sqlalchemy import and_, any_, bindparam, delete, exists, func, insert, literal, select, text, tuple_, update
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import UUID as PG_UUID
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -176,17 +178,25 @@ async def get_level(session: AsyncSession, level_id: uuid.UUID) -> InventoryLeve
                                   .execution_options(populate_existing=True))).scalar_one_or_none()
 
 
+def _availability_statement() -> Any:
+    threshold = func.coalesce(InventoryLevel.reorder_threshold, _default_threshold_sql())
+    return (select(InventoryLevel.variant_id,
+                   func.sum(InventoryLevel.on_hand - InventoryLevel.reserved).label("available"),
+                   func.sum(threshold).label("threshold"))
+            .join(StockLocation, and_(StockLocation.tenant_id == InventoryLevel.tenant_id,
+                                      StockLocation.id == InventoryLevel.location_id, StockLocation.is_active))
+            .where(InventoryLevel.variant_id == any_(bindparam("ids", type_=ARRAY(PG_UUID(as_uuid=True)))))
+            .group_by(InventoryLevel.variant_id))
+
+
+#: Built once: every product page and cart line asks this, so it should cost neither statement
+#: construction nor a new prepared statement per number of ids (``= ANY(:ids)``, not ``IN (…)``).
+_AVAILABILITY = _availability_statement()
+
+
 async def availability_rows(session: AsyncSession, variant_ids: Collection[uuid.UUID]) -> list[Any]:
     """Per variant: units available and the summed low-stock threshold over active locations. One query."""
-    threshold = func.coalesce(InventoryLevel.reorder_threshold, _default_threshold_sql())
-    q = (select(InventoryLevel.variant_id,
-                func.sum(InventoryLevel.on_hand - InventoryLevel.reserved).label("available"),
-                func.sum(threshold).label("threshold"))
-         .join(StockLocation, and_(StockLocation.tenant_id == InventoryLevel.tenant_id,
-                                   StockLocation.id == InventoryLevel.location_id, StockLocation.is_active))
-         .where(InventoryLevel.variant_id.in_(list(variant_ids)))
-         .group_by(InventoryLevel.variant_id))
-    return list((await session.execute(q)).all())
+    return list((await session.execute(_AVAILABILITY, {"ids": list(variant_ids)})).all())
 
 
 # --------------------------------------------------------------------------- ledger

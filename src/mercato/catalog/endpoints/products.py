@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
+import orjson
 from fastapi import APIRouter, Path, Request, Response, status
 
 from mercato.catalog.auth import CatalogReader, CatalogWriter, ReaderView
@@ -32,8 +33,10 @@ async def get_product(id_or_slug: IdOrSlug, request: Request, session: SessionDe
     with ``?include_deleted=true``). The catalog part is cached per shop and invalidated by every
     catalog write; availability is read fresh."""
     assert principal.tenant_id is not None
-    return await reads.cached_product_detail(session, request.app.state.cache, principal.tenant_id, id_or_slug, view,
-                                             getattr(request.app.state, "availability_provider", None))
+    detail = await reads.cached_product_detail(session, request.app.state.cache, principal.tenant_id, id_or_slug, view,
+                                               getattr(request.app.state, "availability_provider", None))
+    # Already shaped like ProductDetail (the model documents the route): serialize once, skip re-validation.
+    return Response(orjson.dumps(detail), media_type="application/json")
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=ProductDetail,

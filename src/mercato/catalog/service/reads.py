@@ -1,27 +1,37 @@
 """Read models: the product detail page in a constant number of queries, and media URLs.
 
-Queries for one detail, whatever the number of variants: product, brand, category path, options,
-variants, media (6), plus one call to the availability provider."""
+One detail, whatever the number of variants: one catalog statement (``repository.product_page``:
+product, brand, category path, options, variants with their images, product images) on a cache
+miss, none on a hit, plus one call to the availability provider (one stock query)."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from datetime import date, datetime
+from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mercato.catalog import repository
 from mercato.catalog.domain import format_minor, looks_like_uuid, path_ids
 from mercato.catalog.errors import ProductNotFound
-from mercato.catalog.models import Brand, Category, Media, Product
-from mercato.catalog.schemas import BrandRef, CategoryRef, Option, PriceRange, ProductDetail, Variant
+from mercato.catalog.models import Category, Media, Product
+from mercato.catalog.refs import VariantRef
+from mercato.catalog.schemas import CategoryRef, Variant
 from mercato.catalog.schemas import Media as MediaOut
 
-#: ``async (session, variant_ids) -> {variant_id: {...availability...}}``, installed by the inventory
-#: module as ``app.state.availability_provider``.
-AvailabilityProvider = Callable[[AsyncSession, list[uuid.UUID]], Awaitable[dict[uuid.UUID, dict[str, Any]]]]
+
+class AvailabilityProvider(Protocol):
+    """``async (session, variant_ids, refs=None) -> {variant_id: {...availability...}}``, installed by the
+    inventory module as ``app.state.availability_provider``. ``refs`` (variant id → ``VariantRef``) is
+    what the caller already knows about the variants (backorder flags), sparing the provider a catalog
+    query; the product page always passes it."""
+
+    def __call__(self, session: AsyncSession, variant_ids: list[uuid.UUID], /, *,
+                 refs: dict[uuid.UUID, VariantRef] | None = None) -> Awaitable[dict[uuid.UUID, dict[str, Any]]]: ...
+
 
 MEDIA_FILE_URL = "/api/v1/media/{id}/file"
 
@@ -71,60 +81,99 @@ async def find_product(session: AsyncSession, id_or_slug: str, view: View) -> Pr
     return product
 
 
+def _ts(value: datetime | None) -> str | None:
+    """A timestamp as the response models write it (UTC as ``Z``; asyncpg returns UTC datetimes)."""
+    return None if value is None else value.isoformat().replace("+00:00", "Z")
+
+
+def _media_json(m: Sequence[Any]) -> dict[str, Any]:
+    mid, owner_type, owner_id, url, content_type, size_bytes, width, height, alt, position, is_main, created_at = m
+    return {"id": str(mid), "owner_type": owner_type, "owner_id": str(owner_id), "url": url,
+            "content_type": content_type, "size_bytes": size_bytes, "width": width, "height": height, "alt": alt,
+            "position": position, "is_main": is_main, "created_at": _ts(created_at)}
+
+
+def _ref_json(r: Sequence[Any]) -> dict[str, Any]:
+    return {"id": str(r[0]), "name": r[1], "slug": r[2]}
+
+
 async def product_detail(session: AsyncSession, id_or_slug: str, view: View) -> dict[str, Any]:
-    """The product page as JSON-ready data (cacheable: availability is added by the caller)."""
-    product = await find_product(session, id_or_slug, view)
-    brand = await repository.get(session, Brand, product.brand_id) if product.brand_id else None
-    if brand is not None and view.storefront and brand.deleted_at is not None:
-        brand = None
-    breadcrumb: list[CategoryRef] = []
-    category = None
-    if product.category_id:
-        path_rows = await repository.category_path(session, product.category_id)
-        leaf = next((c for c in path_rows if c.id == product.category_id), None)
-        if leaf is not None:
-            breadcrumb = category_refs(path_rows, leaf.path, storefront=view.storefront)
-            category = breadcrumb[-1] if breadcrumb and breadcrumb[-1].id == leaf.id else None
-    options = await repository.options_of(session, product.id)
-    variants = await repository.variants_of(session, product.id, active_only=view.storefront,
-                                            include_deleted=view.admin and view.include_deleted)
-    media = await repository.product_media(session, product.id)
-    visible_variants = {v.id for v in variants}
-    images: list[MediaOut] = []
-    variant_images: dict[uuid.UUID, list[MediaOut]] = {}
-    for m in media:
-        if m.owner_type == "product":
-            images.append(media_out(m))
-        elif m.owner_id in visible_variants:
-            variant_images.setdefault(m.owner_id, []).append(media_out(m))
+    """The product page as JSON-ready data, shaped exactly like ``ProductDetail`` (cacheable: availability
+    is added by the caller). One statement (``repository.product_page``); the dict is built straight from
+    its row, without response-model validation (the page is a hot path: building, dumping and re-validating
+    the nested model cost more than all the SQL). ``tests/catalog/test_variants.py`` keeps the shape honest
+    (every body equals its own ``ProductDetail`` round trip)."""
+    key: dict[str, Any] = {"product_id": uuid.UUID(id_or_slug)} if looks_like_uuid(id_or_slug) else {"slug": id_or_slug}
+    p = await repository.product_page(session, storefront=view.storefront, include_deleted=view.include_deleted, **key)
+    if p is None:
+        raise ProductNotFound()
+    pid = str(p.id)
+    breadcrumb = [_ref_json(c) for c in p.breadcrumb if c is not None]
+    category_id = str(p.category_id) if p.category_id else None
+    variants = []
+    for (vid, sku, title, options, price_cents, compare_at, currency, barcode, weight_grams, allow_backorder,
+         backorder_eta, status, position, created_at, updated_at, deleted_at, images) in p.variants:
+        variants.append({
+            "id": str(vid), "product_id": pid, "sku": sku, "title": title, "options": options,
+            "price_cents": price_cents, "compare_at_price_cents": compare_at, "currency": currency,
+            "price": format_minor(price_cents, currency), "barcode": barcode, "weight_grams": weight_grams,
+            "allow_backorder": allow_backorder, "backorder_eta": backorder_eta.isoformat() if backorder_eta else None,
+            "status": status, "position": position, "created_at": _ts(created_at), "updated_at": _ts(updated_at),
+            "deleted_at": _ts(deleted_at), "images": [_media_json(m) for m in images], "availability": None,
+        })
     price_range = None
-    if product.price_min_cents is not None and product.price_max_cents is not None and product.currency:
-        price_range = PriceRange(min_cents=product.price_min_cents, max_cents=product.price_max_cents,
-                                 currency=product.currency, min=format_minor(product.price_min_cents, product.currency),
-                                 max=format_minor(product.price_max_cents, product.currency))
-    detail = ProductDetail(
-        id=product.id, name=product.name, slug=product.slug, handle=product.handle, description=product.description,
-        status=product.status, is_active=product.is_active, tags=list(product.tags), weight_grams=product.weight_grams,
-        tax_class=product.tax_class, metadata=product.metadata_, seo_title=product.seo_title,
-        seo_description=product.seo_description, brand_id=product.brand_id, category_id=product.category_id,
-        brand=BrandRef(id=brand.id, name=brand.name, slug=brand.slug, logo_url=brand.logo_url) if brand else None,
-        category=category, breadcrumb=breadcrumb,
-        price_min_cents=product.price_min_cents, price_max_cents=product.price_max_cents, currency=product.currency,
-        price_range=price_range,
-        options=[Option(id=o.id, name=o.name, position=o.position, values=list(o.values)) for o in options],
-        variants=[variant_out(v, variant_images.get(v.id, [])) for v in variants],
-        images=images, created_at=product.created_at, updated_at=product.updated_at, deleted_at=product.deleted_at,
-    )
-    return detail.model_dump(mode="json")
+    if p.price_min_cents is not None and p.price_max_cents is not None and p.currency:
+        price_range = {"min_cents": p.price_min_cents, "max_cents": p.price_max_cents, "currency": p.currency,
+                       "min": format_minor(p.price_min_cents, p.currency),
+                       "max": format_minor(p.price_max_cents, p.currency)}
+    brand = p.brand
+    return {
+        "id": pid, "name": p.name, "slug": p.slug, "handle": p.handle, "description": p.description,
+        "status": p.status, "is_active": p.is_active, "tags": list(p.tags), "weight_grams": p.weight_grams,
+        "tax_class": p.tax_class, "metadata": p.metadata, "seo_title": p.seo_title,
+        "seo_description": p.seo_description, "brand_id": str(p.brand_id) if p.brand_id else None,
+        "category_id": category_id,
+        "brand": ({"id": str(brand[0]), "name": brand[1], "slug": brand[2], "logo_url": brand[3]}
+                  if brand is not None else None),
+        "category": breadcrumb[-1] if breadcrumb and breadcrumb[-1]["id"] == category_id else None,
+        "breadcrumb": breadcrumb,
+        "price_min_cents": p.price_min_cents, "price_max_cents": p.price_max_cents, "currency": p.currency,
+        "price_range": price_range,
+        "options": [{"id": str(o[0]), "name": o[1], "position": o[2], "values": list(o[3])} for o in p.options],
+        "variants": variants,
+        "images": [_media_json(m) for m in p.images],
+        "created_at": _ts(p.created_at), "updated_at": _ts(p.updated_at), "deleted_at": _ts(p.deleted_at),
+    }
+
+
+def _variant_refs(detail: dict[str, Any]) -> dict[uuid.UUID, VariantRef]:
+    """The ``VariantRef`` projections of the page's variants, so the inventory provider needs no catalog
+    query for the backorder flags (they are on the page already, as fresh as the page)."""
+    product_id = uuid.UUID(detail["id"])
+    category_id = uuid.UUID(detail["category_id"]) if detail["category_id"] else None
+    product_sellable = detail["status"] == "active" and detail["is_active"] and detail["deleted_at"] is None
+    out = {}
+    for v in detail["variants"]:
+        vid = uuid.UUID(v["id"])
+        eta = v["backorder_eta"]
+        out[vid] = VariantRef(
+            id=vid, product_id=product_id, sku=v["sku"], title=v["title"], product_name=detail["name"],
+            price_cents=v["price_cents"], currency=v["currency"], allow_backorder=v["allow_backorder"],
+            backorder_eta=date.fromisoformat(eta) if eta else None,
+            weight_grams=v["weight_grams"] or detail["weight_grams"], tax_class=detail["tax_class"],
+            category_id=category_id,
+            sellable=product_sellable and v["status"] == "active" and v["deleted_at"] is None)
+    return out
 
 
 async def add_availability(session: AsyncSession, detail: dict[str, Any],
                            provider: AvailabilityProvider | None) -> dict[str, Any]:
-    """Stock is never cached with the page: ask the inventory provider (one call) on every read."""
+    """Stock is never cached with the page: ask the inventory provider (one call) on every read. The page's
+    own variant data goes along as ``refs``, so the provider runs its stock query and nothing else."""
     if provider is None or not detail["variants"]:
         return detail
     ids = [uuid.UUID(v["id"]) for v in detail["variants"]]
-    found = await provider(session, ids)
+    found = await provider(session, ids, refs=_variant_refs(detail))
     for v, vid in zip(detail["variants"], ids, strict=True):
         v["availability"] = found.get(vid)
     return detail
