@@ -404,6 +404,66 @@ async def test_facets_count_brands_categories_prices_and_options(client, tenant,
     assert bad.status_code == 400
 
 
+async def test_a_reused_facet_statement_counts_with_each_requests_own_values(db, tenant, make_tenant, cat) -> None:
+    """Facet statements are built once per shape and reused with new values (search._facet_statement).
+    Every reuse must count exactly what a statement built for that request counts: other brands,
+    categories, prices, option values, tags, text and another shop."""
+    from mercato.catalog import search
+    from mercato.catalog.search import SearchParams, search_products
+
+    apparel = await cat.category("Apparel")
+    tops = await cat.category("Tops", parent=apparel)
+    shoes = await cat.category("Shoes")
+    acme, bolt = await cat.brand("Acme"), await cat.brand("Bolt")
+    await cat.products([
+        {"name": "Tee A", "category_id": tops, "brand_id": acme, "tags": ["eco"],
+         "variants": [V("RA-S", 800, {"Size": "S", "Color": "Red"}), V("RA-M", 1200, {"Size": "M", "Color": "Red"})]},
+        {"name": "Tee B", "category_id": tops, "brand_id": bolt, "tags": ["eco", "sale"],
+         "variants": [V("RB-M", 3000, {"Size": "M", "Color": "Blue"})]},
+        {"name": "Coat C", "category_id": apparel, "brand_id": acme, "variants": [V("RC-L", 30000, {"Size": "L"})]},
+        {"name": "Shoe D", "category_id": shoes, "brand_id": bolt, "tags": ["sale"],
+         "variants": [V("RD-42", 5000, {"Size": "42", "Color": "Red"})]},
+    ])
+    other = await make_tenant()
+    theirs = CatalogFactory(db, other.id)
+    their_tops = await theirs.category("Tops")
+    their_acme = await theirs.brand("Acme")
+    await theirs.products([{"name": "Their Tee", "category_id": their_tops, "brand_id": their_acme, "tags": ["eco"],
+                            "variants": [V("TT-M", 2000, {"Size": "M"})]}])
+    every = ["brand", "category", "price", "options"]
+    # Pairs of the same shape, the second differing from the first in every value.
+    pairs = [
+        (SearchParams(brands=["acme"], facets=every), SearchParams(brands=["bolt"], facets=every)),
+        (SearchParams(categories=["tops"], facets=every), SearchParams(categories=["shoes"], facets=every)),
+        (SearchParams(categories=[str(tops)], facets=every), SearchParams(categories=[str(shoes)], facets=every)),
+        (SearchParams(min_price=1000, max_price=4000, facets=every),
+         SearchParams(min_price=4000, max_price=40000, facets=every)),
+        (SearchParams(options={"Size": ["M"]}, facets=every), SearchParams(options={"Size": ["L"]}, facets=every)),
+        (SearchParams(options={"Size": ["M", "S"]}, tags=["eco"], facets=every),
+         SearchParams(options={"Color": ["Red", "Blue"]}, tags=["sale"], facets=every)),
+        (SearchParams(q="tee", brands=["acme"], max_price=2000, facets=every),
+         SearchParams(q="coat", brands=["bolt"], max_price=50000, facets=every)),
+        (SearchParams(q="tee", facets=["brand"], with_total=True), SearchParams(q="shoe", facets=["brand"])),
+    ]
+
+    async def counts(tenant_id, params):  # type: ignore[no-untyped-def]
+        async with db.tenant_transaction(tenant_id) as s:
+            page = await search_products(s, tenant_id, params, admin=False)
+        return page.total, page.facets.model_dump() if page.facets else None
+
+    for first, second in pairs:
+        search._FACET_STATEMENTS.clear()
+        fresh = await counts(tenant.id, second)
+        fresh_other = await counts(other.id, second)
+        search._FACET_STATEMENTS.clear()
+        await counts(tenant.id, first)
+        built = len(search._FACET_STATEMENTS)
+        assert await counts(tenant.id, second) == fresh, second
+        assert await counts(other.id, second) == fresh_other, second
+        assert len(search._FACET_STATEMENTS) == built == 1  # reused, not rebuilt
+    assert (await counts(other.id, SearchParams(brands=["acme"], facets=every)))[0] == 1  # their Acme only
+
+
 # --------------------------------------------------------------------------- autocomplete
 
 
