@@ -1,6 +1,7 @@
 """Benchmark: checkout throughput (orders/s) and latency of `POST /checkouts/{id}/complete`.
 
     .venv/bin/python bench/checkout_load.py [--concurrency 16] [--orders 1500] [--variants 40] [--workers 1]
+                                            [--separate-worker]
 
 Starts `mercato serve` on 127.0.0.1:8767 (embedded PostgreSQL in bench/.data-checkout), creates a
 fresh shop with `mercato tenant create`, and through the HTTP API: `--variants` variants with ample
@@ -13,8 +14,9 @@ Only the completion phase is timed; preparation is not part of the figure.
 Server configuration: `--workers` uvicorn processes (each with the in-process outbox relay and
 jobs, as `mercato serve` runs by default), log level WARNING (no per-request access log), rate
 limits off (one client would hit them), the default pool (10 + 10 overflow per process, enough for
-16 concurrent requests). From a worktree, run with `PYTHONPATH=<worktree>/src` (the server
-inherits it).
+16 concurrent requests). ``--separate-worker``: the server runs without the relay and jobs, and a
+``mercato worker`` process runs them (production's layout; it competes for the same 2 cores). From a
+worktree, run with `PYTHONPATH=<worktree>/src` (the server inherits it).
 """
 
 from __future__ import annotations
@@ -42,9 +44,21 @@ ADDRESS = {"name": "Bench Buyer", "line1": "1 Market St", "city": "San Francisco
            "postal_code": "94105", "country": "US"}
 
 
+SEPARATE_WORKER = False  # set by --separate-worker
+
+
 def _env(workers: int) -> dict[str, str]:
-    return {**os.environ, "MERCATO_DATA_DIR": str(DATA), "MERCATO_PORT": str(PORT), "MERCATO_HOST": "127.0.0.1",
-            "MERCATO_RATE_LIMIT_ENABLED": "false", "MERCATO_LOG_LEVEL": "WARNING", "MERCATO_WORKERS": str(workers)}
+    env = {**os.environ, "MERCATO_DATA_DIR": str(DATA), "MERCATO_PORT": str(PORT), "MERCATO_HOST": "127.0.0.1",
+           "MERCATO_RATE_LIMIT_ENABLED": "false", "MERCATO_LOG_LEVEL": "WARNING", "MERCATO_WORKERS": str(workers)}
+    if SEPARATE_WORKER:
+        env["MERCATO_RUN_WORKER_IN_PROCESS"] = "false"
+    return env
+
+
+def start_worker() -> subprocess.Popen:
+    """``mercato worker`` as its own process (outbox relay + periodic jobs), as production runs it."""
+    cmd = [str(ROOT / ".venv" / "bin" / "mercato"), "worker"]
+    return subprocess.Popen(cmd, env=_env(1), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def start_server(workers: int) -> subprocess.Popen:
@@ -166,10 +180,16 @@ if __name__ == "__main__":
     ap.add_argument("--orders", type=int, default=1500)
     ap.add_argument("--variants", type=int, default=40)
     ap.add_argument("--workers", type=int, default=1)
+    ap.add_argument("--separate-worker", action="store_true",
+                    help="run the outbox relay and jobs in their own `mercato worker` process, as in production")
     args = ap.parse_args()
+    SEPARATE_WORKER = args.separate_worker
     server = start_server(args.workers)
+    worker = start_worker() if args.separate_worker else None
     try:
         asyncio.run(main(args.concurrency, args.orders, args.variants, args.workers))
     finally:
-        server.send_signal(signal.SIGTERM)
-        server.wait(timeout=60)
+        for proc in (worker, server):
+            if proc is not None:
+                proc.send_signal(signal.SIGTERM)
+                proc.wait(timeout=60)
