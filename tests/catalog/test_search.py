@@ -404,6 +404,35 @@ async def test_facets_count_brands_categories_prices_and_options(client, tenant,
     assert bad.status_code == 400
 
 
+async def test_option_facet_counts_products_per_pair_when_many_share_an_option_set(client, tenant, cat) -> None:
+    """The options facet groups products by their option set first and unnests each set once
+    (weighted): the counts must be those of one product per pair, whether sets repeat or not."""
+    knit = await cat.category("Knitwear")
+    runs = [("S", "M", "L")] * 4 + [("S", "M")] * 3 + [("M", "L", "XL")] * 2 + [("XS",)]
+    await cat.products([
+        {"name": f"Merino Knit {i}", "category_id": knit,
+         "variants": [V(f"MK-{i}-{s}", 1000 + 100 * i, {"Size": s, "Color": "Navy" if i % 2 else "Grey"})
+                      for s in sizes]}
+        for i, sizes in enumerate(runs)
+    ])
+    expected_sizes: dict[str, int] = {}
+    for sizes in runs:
+        for s in sizes:
+            expected_sizes[s] = expected_sizes.get(s, 0) + 1
+    expected_colors = {"Navy": 5, "Grey": 5}
+
+    def options(page: dict) -> dict[str, dict[str, int]]:
+        return {o["name"]: {v["value"]: v["count"] for v in o["values"]} for o in page["facets"]["options"]}
+
+    listing = await _list(client, tenant.storefront_headers, facets="options")
+    assert options(listing) == {"Size": expected_sizes, "Color": expected_colors}
+    searched = await _list(client, tenant.storefront_headers, q="merino", max_price=10_000, facets="options,price")
+    assert searched["total"] == 10 and options(searched) == {"Size": expected_sizes, "Color": expected_colors}
+    # Disjunctive: an option filter narrows the other facets, not the options facet itself.
+    picked = await _list(client, tenant.storefront_headers, q="merino", options="Size:XL", facets="options,brand")
+    assert picked["total"] == 2 and options(picked) == {"Size": expected_sizes, "Color": expected_colors}
+
+
 async def test_a_reused_facet_statement_counts_with_each_requests_own_values(db, tenant, make_tenant, cat) -> None:
     """Facet statements are built once per shape and reused with new values (search._facet_statement).
     Every reuse must count exactly what a statement built for that request counts: other brands,

@@ -777,8 +777,14 @@ def _build_facet_statement(plan: _Plan, params: SearchParams) -> Any:
         parts.append(part("price", func.json_object_agg(per_bucket.c.bucket, per_bucket.c.n)))
     if "options" in params.facets:
         src = source("options")
-        pairs = select(func.unnest(src.c.facet_options).label("pair")).select_from(src).subquery("pairs")
-        per_pair = select(pairs.c.pair, func.count().label("n")).group_by(pairs.c.pair).subquery("per_pair")
+        # Products share their option sets (a size run, a colour): count the products per distinct
+        # set first, then unnest each set once, weighted by its count, instead of unnesting (and
+        # hashing) every product's pairs. Same counts: each pair of a set counts that set's products.
+        per_set = (select(src.c.facet_options, func.count().label("n")).group_by(src.c.facet_options)
+                   .subquery("per_set"))
+        pair = func.unnest(per_set.c.facet_options).table_valued("pair").render_derived(name="pair")
+        per_pair = (select(pair.c.pair, func.sum(per_set.c.n).label("n")).select_from(per_set).join(pair, true())
+                    .group_by(pair.c.pair).subquery("per_pair"))
         parts.append(part("option", func.json_object_agg(per_pair.c.pair, per_pair.c.n)))
     return union_all(*parts) if len(parts) > 1 else parts[0]
 
