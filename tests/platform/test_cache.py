@@ -73,6 +73,30 @@ async def test_value_computed_during_a_write_is_not_served_afterwards(cache: Cac
     assert await cache.get_or_compute(tenant, "catalog", "p", slow_old_read) == {"price": 120}  # cached
 
 
+async def test_serialized_value_computed_during_a_write_is_not_served_afterwards(cache: Cache) -> None:
+    """The bytes form (listing and search responses are cached as their JSON body) keeps the same rule."""
+    tenant = uuid.uuid4()
+    started, release = asyncio.Event(), asyncio.Event()
+
+    async def slow_old_read() -> bytes:
+        started.set()
+        await release.wait()
+        return b'{"price":100}'
+
+    reader = asyncio.create_task(cache.get_or_compute_bytes(tenant, "catalog", "p", slow_old_read))
+    await started.wait()
+    await cache.bump(tenant, "catalog")
+    release.set()
+    assert await reader == b'{"price":100}'
+
+    async def fresh() -> bytes:
+        return b'{"price":120}'
+
+    assert await cache.get_or_compute_bytes(tenant, "catalog", "p", fresh) == b'{"price":120}'
+    assert await cache.get_or_compute_bytes(tenant, "catalog", "p", slow_old_read) == b'{"price":120}'
+    assert cache.hits >= 1
+
+
 async def test_invalidation_waits_for_commit(db, tenant, app) -> None:  # type: ignore[no-untyped-def]
     cache: Cache = app.state.cache
     await cache.set(tenant.id, "catalog", "x", 1)

@@ -111,6 +111,21 @@ class Cache:
         await self.backend.set(full_key, orjson.dumps(value, default=str), ttl)
         return value
 
+    async def get_or_compute_bytes(self, tenant_id: uuid.UUID, namespace: str, key: str,
+                                   compute: Callable[[], Awaitable[bytes]], ttl: int = 300) -> bytes:
+        """Like :meth:`get_or_compute` for a value that is already serialized (e.g. a JSON response body):
+        stored and returned as is — a hit costs no decoding and re-encoding."""
+        gen = await self._generation(tenant_id, namespace)
+        full_key = f"{self.prefix}:{tenant_id}:{namespace}:{gen}:{key}"
+        raw = await self.backend.get(full_key)
+        if raw is not None:
+            self.hits += 1
+            return raw
+        self.misses += 1
+        value = await compute()
+        await self.backend.set(full_key, value, ttl)
+        return value
+
     async def set(self, tenant_id: uuid.UUID, namespace: str, key: str, value: Any, ttl: int = 300) -> None:
         """Prefer :meth:`get_or_compute`: a plain get-then-set can store stale data under a newer generation."""
         gen = await self._generation(tenant_id, namespace)

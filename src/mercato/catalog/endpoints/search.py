@@ -8,7 +8,7 @@ bumped by every catalog write).
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 import orjson
 from fastapi import APIRouter, Query, Request, Response
@@ -35,10 +35,6 @@ router = APIRouter(tags=["catalog"])
 CACHE_TTL = 300
 #: Stock moves do not bump the catalog namespace, so in-stock results are cached briefly.
 IN_STOCK_CACHE_TTL = 15
-
-
-def _json(data: Any) -> Response:
-    return Response(content=orjson.dumps(data), media_type="application/json")
 
 
 def _is_admin(principal: Principal) -> bool:
@@ -87,15 +83,17 @@ async def list_products(
     admin = _is_admin(principal)
     cache = request.app.state.cache
     key = params.cache_key("admin" if admin else "storefront")
-    cached = await cache.get(principal.tenant_id, CACHE_NAMESPACE, key)
-    if cached is not None:
-        return _json(cached)
     availability = getattr(request.app.state, "availability_provider", None)
-    result = await search_products(session, principal.tenant_id, params, admin=admin, availability=availability)
-    data = result.model_dump(mode="json", exclude_none=False)
-    await cache.set(principal.tenant_id, CACHE_NAMESPACE, key, data,
-                    ttl=IN_STOCK_CACHE_TTL if params.in_stock else CACHE_TTL)
-    return _json(data)
+
+    async def compute() -> bytes:
+        result = await search_products(session, principal.tenant_id, params, admin=admin, availability=availability)
+        return orjson.dumps(result.model_dump(mode="json", exclude_none=False))
+
+    # Read through the cache (the generation is read before computing, so a write committing meanwhile
+    # can never leave this older page cached under its newer generation); stored as the response bytes.
+    body = await cache.get_or_compute_bytes(principal.tenant_id, CACHE_NAMESPACE, key, compute,
+                                            ttl=IN_STOCK_CACHE_TTL if params.in_stock else CACHE_TTL)
+    return Response(content=body, media_type="application/json")
 
 
 def _edges(spec: str) -> list[int]:
@@ -124,10 +122,10 @@ async def product_autocomplete(
     admin = _is_admin(principal)
     cache = request.app.state.cache
     key = f"autocomplete:{'admin' if admin else 'storefront'}:{limit}:{q.strip().lower()}"
-    cached = await cache.get(principal.tenant_id, CACHE_NAMESPACE, key)
-    if cached is not None:
-        return _json(cached)
-    result = await autocomplete(session, principal.tenant_id, q, limit=limit, admin=admin)
-    data = result.model_dump(mode="json")
-    await cache.set(principal.tenant_id, CACHE_NAMESPACE, key, data, ttl=CACHE_TTL)
-    return _json(data)
+
+    async def compute() -> bytes:
+        return orjson.dumps((await autocomplete(session, principal.tenant_id, q, limit=limit, admin=admin))
+                            .model_dump(mode="json"))
+
+    body = await cache.get_or_compute_bytes(principal.tenant_id, CACHE_NAMESPACE, key, compute, ttl=CACHE_TTL)
+    return Response(content=body, media_type="application/json")
