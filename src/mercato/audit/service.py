@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from mercato.audit import repository
 from mercato.audit.models import AuditEntry
 from mercato.audit.repository import AuditFilter
-from mercato.platform.db import current_tenant
+from mercato.platform.db import buffered, current_tenant
 from mercato.platform.security import Principal
 
 #: Field names whose values never reach the audit log (only the fact that they changed).
@@ -68,20 +68,9 @@ async def batched(session: AsyncSession) -> AsyncIterator[None]:
     """Collect the entries recorded inside the block and write them with one batched INSERT at its end
     (in recording order, so their ids are as if written one by one), in the caller's transaction. An
     exception discards them: the caller's transaction rolls back anyway. Nothing inside may roll back to a
-    savepoint. Nested blocks join the outer one. (The same shape as ``platform.events.batched``.)"""
-    if session.info.get(_BUFFER_KEY) is not None:
+    savepoint. Nested blocks join the outer one (``platform.db.buffered``, like the outbox's batch)."""
+    async with buffered(session, _BUFFER_KEY, lambda rows: session.execute(insert(_APPEND), rows)):
         yield
-        return
-    buffer: list[dict[str, Any]] = []
-    session.info[_BUFFER_KEY] = buffer
-    try:
-        yield
-    except BaseException:
-        session.info.pop(_BUFFER_KEY, None)
-        raise
-    session.info.pop(_BUFFER_KEY, None)
-    if buffer:
-        await session.execute(insert(_APPEND), buffer)
 
 
 async def record(session: AsyncSession, *, action: str, resource_type: str, resource_id: Any = None,

@@ -37,7 +37,7 @@ from sqlalchemy import column, insert, table, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from mercato.platform.db import Database, current_tenant
+from mercato.platform.db import Database, buffered, current_tenant
 from mercato.platform.models import OutboxEvent, ProcessedEvent
 
 log = logging.getLogger("mercato.events")
@@ -98,19 +98,8 @@ async def batched(session: AsyncSession) -> AsyncIterator[None]:
     one), still in the caller's transaction. An exception discards them: the caller's transaction
     is going to roll back anyway. Nothing inside may roll back to a savepoint (the buffered events of
     the rolled-back part would survive). Nested blocks join the outer one."""
-    if session.info.get(_BUFFER_KEY) is not None:
+    async with buffered(session, _BUFFER_KEY, lambda rows: session.execute(insert(_OUTBOX_APPEND), rows)):
         yield
-        return
-    buffer: list[dict[str, Any]] = []
-    session.info[_BUFFER_KEY] = buffer
-    try:
-        yield
-    except BaseException:
-        session.info.pop(_BUFFER_KEY, None)
-        raise
-    session.info.pop(_BUFFER_KEY, None)
-    if buffer:
-        await session.execute(insert(_OUTBOX_APPEND), buffer)
 
 
 async def publish_many(session: AsyncSession, type: str, *, aggregate_type: str,

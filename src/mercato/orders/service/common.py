@@ -22,7 +22,7 @@ from mercato.orders.errors import OrderNotFound
 from mercato.orders.models import Order
 from mercato.orders.schemas import OrderSettings as OrderSettingsOut
 from mercato.platform import events
-from mercato.platform.db import current_tenant
+from mercato.platform.db import buffered, current_tenant
 from mercato.platform.security import Principal
 
 log = logging.getLogger("mercato.orders")
@@ -102,17 +102,9 @@ _HISTORY_KEY = "mercato.orders.history_buffer"
 @asynccontextmanager
 async def batched_history(session: AsyncSession) -> AsyncIterator[None]:
     """History rows appended inside the block are written with one INSERT at its end (an exception
-    discards them with the transaction). Nested blocks join the outer one."""
-    if session.info.get(_HISTORY_KEY) is not None:
+    discards them with the transaction). Nested blocks join the outer one (``platform.db.buffered``)."""
+    async with buffered(session, _HISTORY_KEY, lambda rows: repository.append_history_rows(session, rows)):
         yield
-        return
-    rows: list[dict[str, Any]] = []
-    session.info[_HISTORY_KEY] = rows
-    try:
-        yield
-    finally:
-        session.info.pop(_HISTORY_KEY, None)
-    await repository.append_history_rows(session, rows)
 
 
 def facts_of(order: Order) -> OrderFacts:
