@@ -98,7 +98,8 @@ async def app(db_urls: DatabaseUrls, settings: Settings):  # type: ignore[no-unt
 @pytest_asyncio.fixture
 async def client(app) -> AsyncIterator[httpx.AsyncClient]:  # type: ignore[no-untyped-def]
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+    # A generous timeout: a loaded 2-core machine is slow, not wrong (long flows: checkout, Stripe, e2e).
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver", timeout=120) as c:
         yield c
 
 

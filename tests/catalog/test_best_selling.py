@@ -5,27 +5,17 @@ from __future__ import annotations
 
 import sys
 import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest_asyncio
 from catalog_factories import create_product, product_payload
 from sqlalchemy import text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "checkout"))
-from checkout_helpers import API, complete, mount_checkout_router, ready_checkout, shop_setup
+from checkout_helpers import API, complete, ready_checkout, shop_setup
 
 from mercato.platform.events import Relay
-
-
-@pytest_asyncio.fixture
-async def shop(app) -> AsyncIterator[httpx.AsyncClient]:  # type: ignore[no-untyped-def]
-    mount_checkout_router(app)  # (until app.py includes checkout and orders)
-    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver", timeout=120) as c:
-        yield c
 
 
 async def _products(client: httpx.AsyncClient, tenant: Any, n: int) -> list[dict[str, Any]]:
@@ -65,18 +55,18 @@ async def _sales(db, tenant_id) -> dict[str, int]:  # type: ignore[no-untyped-de
 
 
 async def test_paid_orders_rank_products_by_units_sold_and_cancellation_takes_them_back(
-        shop, db, worker_db, tenant) -> None:
-    setup = await shop_setup(shop, tenant)
-    p0, p1, p2, p3 = await _products(shop, tenant, 4)
+        client, db, worker_db, tenant) -> None:
+    setup = await shop_setup(client, tenant)
+    p0, p1, p2, p3 = await _products(client, tenant, 4)
     # Newest first before any sale (sales_count ties broken by id: just check the counts are 0).
     assert set((await _sales(db, tenant.id)).values()) == {0}
 
-    await _buy(shop, tenant, setup["method_id"], [(p1, 2), (p2, 1)])
-    await _buy(shop, tenant, setup["method_id"], [(p2, 3)])
-    cancelled = await _buy(shop, tenant, setup["method_id"], [(p3, 5), (p0, 1)])
+    await _buy(client, tenant, setup["method_id"], [(p1, 2), (p2, 1)])
+    await _buy(client, tenant, setup["method_id"], [(p2, 3)])
+    cancelled = await _buy(client, tenant, setup["method_id"], [(p3, 5), (p0, 1)])
     await Relay(worker_db, db).drain()
     assert await _sales(db, tenant.id) == {"Seller 0": 1, "Seller 1": 2, "Seller 2": 4, "Seller 3": 5}
-    assert (await _best_selling(shop, tenant))[:4] == ["Seller 3", "Seller 2", "Seller 1", "Seller 0"]
+    assert (await _best_selling(client, tenant))[:4] == ["Seller 3", "Seller 2", "Seller 1", "Seller 0"]
 
     # A redelivered order.paid counts nothing twice (dedup + the per-order ledger).
     async with worker_db.transaction() as s:
@@ -86,27 +76,27 @@ async def test_paid_orders_rank_products_by_units_sold_and_cancellation_takes_th
     assert await _sales(db, tenant.id) == {"Seller 0": 1, "Seller 1": 2, "Seller 2": 4, "Seller 3": 5}
 
     # Staff cancel a paid order: refunded by orders, its units leave the ranking (the cached page too).
-    r = await shop.post(f"{API}/orders/{cancelled}/cancel", headers=tenant.admin_headers,
+    r = await client.post(f"{API}/orders/{cancelled}/cancel", headers=tenant.admin_headers,
                         json={"reason": "customer called"})
     assert r.status_code == 200 and r.json()["status"] == "cancelled", r.text
     await Relay(worker_db, db).drain()
     assert await _sales(db, tenant.id) == {"Seller 0": 0, "Seller 1": 2, "Seller 2": 4, "Seller 3": 0}
-    assert (await _best_selling(shop, tenant))[:2] == ["Seller 2", "Seller 1"]
+    assert (await _best_selling(client, tenant))[:2] == ["Seller 2", "Seller 1"]
 
 
-async def test_cancelling_an_unpaid_order_changes_no_count(shop, db, worker_db, tenant) -> None:
-    setup = await shop_setup(shop, tenant)
-    [p] = await _products(shop, tenant, 1)
-    await _buy(shop, tenant, setup["method_id"], [(p, 2)])
-    co = await ready_checkout(shop, tenant, [(uuid.UUID(p["variants"][0]["id"]), 4)], method_id=setup["method_id"],
+async def test_cancelling_an_unpaid_order_changes_no_count(client, db, worker_db, tenant) -> None:
+    setup = await shop_setup(client, tenant)
+    [p] = await _products(client, tenant, 1)
+    await _buy(client, tenant, setup["method_id"], [(p, 2)])
+    co = await ready_checkout(client, tenant, [(uuid.UUID(p["variants"][0]["id"]), 4)], method_id=setup["method_id"],
                               payment_method="manual")
-    r = await complete(shop, co, card=None)
+    r = await complete(client, co, card=None)
     assert r.status_code == 200, r.text
     order = r.json()["order"]
     assert order["payment_status"] != "paid", order
     await Relay(worker_db, db).drain()
     assert await _sales(db, tenant.id) == {p["name"]: 2}
-    r = await shop.post(f"{API}/orders/{order['id']}/cancel", headers=tenant.admin_headers, json={"reason": "no"})
+    r = await client.post(f"{API}/orders/{order['id']}/cancel", headers=tenant.admin_headers, json={"reason": "no"})
     assert r.status_code == 200, r.text
     await Relay(worker_db, db).drain()
     assert await _sales(db, tenant.id) == {p["name"]: 2}

@@ -9,39 +9,12 @@ import uuid
 from typing import Any
 
 import httpx
-from fastapi import FastAPI
-from fastapi.routing import iter_route_contexts  # type: ignore[attr-defined]
 
 API = "/api/v1"
 ADDRESS = {"name": "Ann Buyer", "line1": "1 Market St", "city": "San Francisco", "region": "CA",
            "postal_code": "94105", "country": "US"}
 GOOD_CARD = "4242424242424242"
 DECLINED_CARD = "4000000000000002"
-
-
-def _paths(app: FastAPI) -> set[str]:
-    try:
-        return {getattr(c, "path", None) or getattr(getattr(c, "route", None), "path", "")
-                for c in iter_route_contexts(app.routes)}
-    except Exception:
-        return {getattr(r, "path", "") for r in app.routes}
-
-
-def mount_checkout_router(app: FastAPI) -> None:
-    if getattr(app.state, "_checkout_router_mounted", False):
-        return
-    if not any("/checkouts" in p for p in _paths(app)):
-        from mercato.checkout.endpoints import router
-
-        app.include_router(router, prefix=API)
-    if not any(p.endswith("/orders/mine") for p in _paths(app)):
-        try:
-            from mercato.orders.endpoints import router as orders_router
-        except ImportError:  # orders not there yet
-            orders_router = None
-        if orders_router is not None:
-            app.include_router(orders_router, prefix=API)
-    app.state._checkout_router_mounted = True
 
 
 async def shop_setup(client: httpx.AsyncClient, tenant, *, tax_rate: str = "8.5",  # type: ignore[no-untyped-def]

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from checkout_helpers import mount_checkout_router
 from sqlalchemy import text
 
 from mercato.checkout.demo import load_demo_orders
 
 
 async def test_demo_orders_are_made_and_loading_again_is_a_no_op(app, db, tenant) -> None:  # type: ignore[no-untyped-def]
-    mount_checkout_router(app)
     made = await load_demo_orders(db, tenant.id, app=app, count=24)
     assert made == 24
     async with db.tenant_transaction(tenant.id) as s:

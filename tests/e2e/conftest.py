@@ -4,7 +4,6 @@ import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import httpx
 import pytest_asyncio
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "checkout"))
@@ -13,16 +12,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "fulfillment"))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "webhooks"))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "payments"))
 
-from checkout_helpers import mount_checkout_router
 from webhook_helpers import Receiver, start_receiver
-
-
-@pytest_asyncio.fixture
-async def client(app) -> AsyncIterator[httpx.AsyncClient]:  # type: ignore[no-untyped-def]
-    mount_checkout_router(app)
-    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver", timeout=120) as c:
-        yield c
 
 
 @pytest_asyncio.fixture

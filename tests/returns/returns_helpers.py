@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import uuid
 from decimal import Decimal
+from types import SimpleNamespace
 from typing import Any
 
 import httpx
@@ -157,3 +158,21 @@ async def stripe_paid_order(client, db, tenant, shop, stripe_url: str, *,  # typ
         assert paid.payment.status == "captured"
         await orders.record_payment(s, placed.id, outcome="captured", amount=5500, payment_id=paid.payment.id)
     return placed, sdk, paid
+
+
+async def stripe_refunded_return(client, db, tenant, stripe_url: str):  # type: ignore[no-untyped-def]
+    """A Stripe-paid order delivered, one unit returned as damaged, approved, received and refunded with the
+    shipping (25.00 + 5.00) through Stripe. Returns ``order``, ``ret`` (the request), ``done`` (the refund's
+    answer), ``sdk`` and ``paid`` (the payment result) as attributes."""
+    shop = await make_shop(client, tenant)
+    placed, sdk, paid = await stripe_paid_order(client, db, tenant, shop, stripe_url)
+    order = await deliver(client, tenant, str(placed.id))
+    staff = tenant.admin_headers
+    r = await ok(await client.post(f"{API}/returns", headers=staff, json={"order_id": order["id"], "lines": [
+        {"order_line_id": line_of(order, shop, "S")["id"], "quantity": 1, "reason": "defective"}]}), 201)
+    await ok(await client.post(f"{API}/returns/{r['id']}/approve", headers=staff))
+    await ok(await client.post(f"{API}/returns/{r['id']}/receive", headers=staff, json={
+        "lines": [{"return_line_id": r["lines"][0]["id"], "condition": "damaged"}]}))
+    done = await ok(await client.post(f"{API}/returns/{r['id']}/refunds", json={"include_shipping": True},
+                                      headers={**staff, "Idempotency-Key": f"s-{uuid.uuid4()}"}), 201)
+    return SimpleNamespace(order=order, ret=r, done=done, sdk=sdk, paid=paid)

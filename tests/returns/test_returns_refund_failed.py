@@ -16,7 +16,7 @@ import orjson
 import pytest
 import pytest_asyncio
 import stripe
-from returns_helpers import API, deliver, line_of, make_shop, ok, outbox, stripe_paid_order
+from returns_helpers import API, ok, outbox, stripe_refunded_return
 from sqlalchemy import text
 
 import mercato.payments as payments
@@ -82,17 +82,9 @@ def _signed_event(event_type: str, obj: dict[str, Any]) -> tuple[bytes, dict[str
 
 async def test_a_pending_stripe_refund_that_fails_later_is_refundable_again(  # type: ignore[no-untyped-def]
         client, tenant, db, worker_db, stripe_env, pending_refunds) -> None:
-    shop = await make_shop(client, tenant)
-    placed, sdk, _ = await stripe_paid_order(client, db, tenant, shop, stripe_env)
-    order = await deliver(client, tenant, str(placed.id))
+    flow = await stripe_refunded_return(client, db, tenant, stripe_env)
+    order, r, done, sdk = flow.order, flow.ret, flow.done, flow.sdk
     staff = tenant.admin_headers
-    r = await ok(await client.post(f"{API}/returns", headers=staff, json={"order_id": order["id"], "lines": [
-        {"order_line_id": line_of(order, shop, "S")["id"], "quantity": 1, "reason": "defective"}]}), 201)
-    await ok(await client.post(f"{API}/returns/{r['id']}/approve", headers=staff))
-    await ok(await client.post(f"{API}/returns/{r['id']}/receive", headers=staff, json={
-        "lines": [{"return_line_id": r["lines"][0]["id"], "condition": "damaged"}]}))
-    done = await ok(await client.post(f"{API}/returns/{r['id']}/refunds", json={"include_shipping": True},
-                                      headers={**staff, "Idempotency-Key": f"s-{uuid.uuid4()}"}), 201)
     part = done["refund"]["payments"][0]
     assert part["status"] == "pending" and done["refund"]["amount"] == 3000
     ret = done["return"]

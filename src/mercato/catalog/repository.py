@@ -30,18 +30,11 @@ from mercato.catalog.models import (
 from mercato.catalog.models import (
     Collection as CollectionRow,
 )
-from mercato.platform.db import current_tenant
+from mercato.platform.db import require_tenant as tenant_of
 
 M = TypeVar("M", Brand, Category, Product, CollectionRow, Variant, Media)
 
 _IDS = bindparam("ids", type_=ARRAY(PG_UUID(as_uuid=True)))
-
-
-def tenant_of(session: AsyncSession) -> uuid.UUID:
-    tenant = current_tenant(session)
-    if tenant is None:
-        raise RuntimeError("catalog queries need a tenant-scoped transaction")
-    return tenant
 
 
 def _scoped(session: AsyncSession, model: type[M]) -> Select[tuple[M]]:

@@ -139,6 +139,15 @@ def current_tenant(session: AsyncSession) -> uuid.UUID | None:
     return session.info.get("tenant_id")
 
 
+def require_tenant(session: AsyncSession) -> uuid.UUID:
+    """The transaction's tenant; a programming error (not a client's) when there is none: tenant-scoped
+    use cases run only inside ``Database.tenant_transaction`` or a request bound to a shop."""
+    tenant = current_tenant(session)
+    if tenant is None:
+        raise RuntimeError("this needs a tenant-scoped transaction (Database.tenant_transaction)")
+    return tenant
+
+
 class Database:
     """The runtime role's engine and the session factory built on it."""
 

@@ -13,17 +13,9 @@ from sqlalchemy import literal as sa_literal
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from mercato.platform.db import current_tenant
+from mercato.platform.db import require_tenant as _tenant
 from mercato.webhooks.domain import RETRYABLE
 from mercato.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
-
-
-def _tenant(session: AsyncSession) -> uuid.UUID:
-    tenant = current_tenant(session)
-    if tenant is None:
-        raise RuntimeError("webhooks repository needs a tenant-scoped transaction")
-    return tenant
-
 
 # --------------------------------------------------------------------------- endpoints
 

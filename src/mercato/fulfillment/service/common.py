@@ -16,7 +16,7 @@ from mercato.fulfillment.domain import ShipmentStatus
 from mercato.fulfillment.errors import ShipmentNotFound
 from mercato.fulfillment.models import Shipment
 from mercato.platform import events
-from mercato.platform.db import current_tenant
+from mercato.platform.db import require_tenant as tenant_of  # noqa: F401 (the module's tenant_of)
 from mercato.platform.security import Principal
 
 API_PREFIX = "/api/v1"
@@ -32,13 +32,6 @@ STAMPS: dict[ShipmentStatus, str] = {
 
 def now() -> datetime:
     return datetime.now(UTC)
-
-
-def tenant_of(session: AsyncSession) -> uuid.UUID:
-    tenant = current_tenant(session)
-    if tenant is None:
-        raise RuntimeError("fulfillment needs a tenant-scoped transaction")
-    return tenant
 
 
 def actor_fields(actor: Principal | None) -> dict[str, Any]:

@@ -20,15 +20,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from mercato.inventory import domain, repository
 from mercato.inventory import events as ev
 from mercato.inventory.models import InventoryLevel, LedgerEntry
-from mercato.platform.db import current_tenant
+from mercato.platform.db import require_tenant as tenant_of
 from mercato.platform.security import Principal
-
-
-def tenant_of(session: AsyncSession) -> uuid.UUID:
-    tenant = current_tenant(session)
-    if tenant is None:
-        raise RuntimeError("inventory use cases need a tenant-scoped transaction")
-    return tenant
 
 
 def actor_of(session: AsyncSession, actor: Principal | None) -> tuple[str, uuid.UUID | None]:

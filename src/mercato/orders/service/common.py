@@ -22,7 +22,8 @@ from mercato.orders.errors import OrderNotFound
 from mercato.orders.models import Order
 from mercato.orders.schemas import OrderSettings as OrderSettingsOut
 from mercato.platform import events
-from mercato.platform.db import buffered, current_tenant
+from mercato.platform.db import buffered
+from mercato.platform.db import require_tenant as tenant_of
 from mercato.platform.security import Principal
 
 log = logging.getLogger("mercato.orders")
@@ -36,13 +37,6 @@ ORDER_HOLD = timedelta(days=365)
 
 def now() -> datetime:
     return datetime.now(UTC)
-
-
-def tenant_of(session: AsyncSession) -> uuid.UUID:
-    tenant = current_tenant(session)
-    if tenant is None:
-        raise RuntimeError("orders need a tenant-scoped transaction")
-    return tenant
 
 
 def actor_fields(actor: Principal | None) -> dict[str, Any]:

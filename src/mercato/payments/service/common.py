@@ -21,7 +21,7 @@ from mercato.payments.schemas import Payment as PaymentOut
 from mercato.payments.schemas import Refund as RefundOut
 from mercato.platform import events as outbox
 from mercato.platform.breaker import CircuitOpen, GatewayFailure, breaker_for
-from mercato.platform.db import current_tenant
+from mercato.platform.db import require_tenant as tenant_of
 
 log = logging.getLogger("mercato.payments")
 T = TypeVar("T")
@@ -29,13 +29,6 @@ T = TypeVar("T")
 
 def settings() -> PaymentSettings:
     return get_payment_settings()
-
-
-def tenant_of(session: AsyncSession) -> uuid.UUID:
-    tenant = current_tenant(session)
-    if tenant is None:
-        raise RuntimeError("payments need a tenant-scoped transaction")
-    return tenant
 
 
 def gateway_for(method: str) -> PaymentGateway:

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 import mercato.audit as audit
 import mercato.orders as orders
 from mercato.platform import events
-from mercato.platform.db import current_tenant
+from mercato.platform.db import require_tenant as tenant_of
 from mercato.platform.security import Principal
 from mercato.returns import domain, repository, schemas
 from mercato.returns.domain import ReturnStatus
@@ -21,13 +21,6 @@ from mercato.returns.models import ReturnLine, ReturnRefund, ReturnRequest
 
 def now() -> datetime:
     return datetime.now(UTC)
-
-
-def tenant_of(session: AsyncSession) -> uuid.UUID:
-    tenant = current_tenant(session)
-    if tenant is None:
-        raise RuntimeError("returns need a tenant-scoped transaction")
-    return tenant
 
 
 async def load(session: AsyncSession, return_id: uuid.UUID) -> ReturnRequest:
